@@ -145,8 +145,8 @@ for ax, kind in zip(axes[0], ("vanilla", "residual")):
                           label=f"$\\sigma_w^2$={w:g} ($\\omega$={om:.2f})")
     ax.set_yscale("log")
     ax.set(xlabel="layer $l$", ylabel="$q^{(l)} = \\|h^{(l)}\\|^2/N$", title=f"{kind} networks")
-    ax.legend(title="measured (mean ± 2 se); dashed: recursion")
-fig.suptitle(f"Signal propagation, N={S.N}, {S.n_networks} networks per curve")
+    ax.legend(loc="best")
+fig.suptitle(f"Signal propagation, N={S.N}, {S.n_networks} networks per curve (dashed: recursion)")
 
 # %% [markdown]
 # The dashed lines are the recursion, the markers the mean over independent networks with two

