@@ -71,10 +71,10 @@ def status_markdown(runs: list[dict]) -> str:
     return "\n".join(text)
 
 
-def write_all() -> None:
-    """Write ``book/scorecard.md`` and ``book/status.md``; raise if any recorded claim failed."""
+def write_all(book_dir=None) -> None:
+    """Write ``scorecard.md`` and ``status.md`` into ``book_dir`` (default ``book/``); raise if a claim failed."""
     claims = load_claims() if (output_dir() / "claims").exists() else []
-    book = repo_root() / "book"
+    book = book_dir or repo_root() / "book"
     atomic_write_text(book / "scorecard.md", scorecard_markdown(claims))
     atomic_write_text(book / "status.md", status_markdown(_read_runs()))
     failed = [c for c in claims if not c["passed"]]

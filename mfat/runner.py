@@ -139,6 +139,8 @@ def _run_one(source: Path, args, overrides: dict) -> dict:
 
 def _cmd_run(args) -> int:
     overrides = parse_overrides(args.set)
+    if overrides and not args.only:
+        raise SystemExit("error: parameter 'set' applies to one chapter: pass --only CHAPTER with --set")
     sources = select(args.only)
     if overrides and len(sources) != 1:
         raise SystemExit("error: parameter 'set' applies to one chapter: pass --only CHAPTER with --set")

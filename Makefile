@@ -1,0 +1,42 @@
+# mfat: the two commands of the README are `make book` and `make test`.
+#   make book [PROFILE=quick|full] [ONLY="01 02"] [RUNFLAGS="--replay"]   environment, data, chapters, site
+#   make test                                                          environment, data, test suite
+PYTHON   ?= python3
+VENV     ?= .venv
+PY       := $(VENV)/bin/python
+PROFILE  ?= quick
+ONLY     ?=
+RUNFLAGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: book test venv data chapters site bench clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+data: venv
+	$(PY) -m mfat.data fetch
+
+chapters: venv data
+	$(PY) -m mfat.runner run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(RUNFLAGS)
+
+site: venv
+	$(PY) -m mfat.runner build
+
+book: chapters site
+	@echo "The book is in _build/html/index.html"
+
+test: venv data
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: venv data
+	for script in scripts/bench_*.py; do $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf _build _output book/[0-9][0-9]_*.ipynb book/scorecard.md book/status.md .cache
