@@ -59,7 +59,7 @@
 # $$\omega_v = \alpha\sigma_w^2\quad\text{(vanilla)},\qquad \omega_r = 1+\alpha\sigma_w^2\quad\text{(residual)}.$$
 
 # %% tags=["parameters"]
-# Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
+# Defaults; `python -m mfat.runner run` injects its own (see the banner at the end).
 profile = "quick"
 seed = 0
 device = "auto"

@@ -175,9 +175,10 @@ def _cmd_execute(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    from . import pages
+    from . import pages, site_assets
 
     pages.write_all()
+    site_assets.ensure_mathjax()
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(repo_root())]
     if args.strict:
         cmd += ["--warningiserror", "--keep-going"]

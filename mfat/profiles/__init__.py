@@ -142,7 +142,7 @@ def describe(chapter: str):
                ", ".join(f"{k} {m[k]}" for k in ("ge", "gt", "le", "lt") if m.get(k) is not None))
         rows.append({"setting": f.name, "quick": getattr(q, f.name), "full": getattr(f_, f.name),
                      "allowed": rng, "meaning": m.get("doc", "")})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("setting")
 
 
 for _mod in pkgutil.iter_modules(__path__):
