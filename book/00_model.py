@@ -52,7 +52,7 @@
 # variance $\sigma_w^2(t) = \lVert W^{(l)}(t)\rVert_F^2/N$. The shortcut is a *random* matrix rather
 # than the identity: being independent of $W^{(l)}$, it makes the cross term between the two paths
 # vanish on average, which is what gives the residual gain below. (That the paper uses random
-# shortcuts is inferred from its formulas, not read in its text; see the spec notes in the preface.)
+# shortcuts is inferred from its formulas, not read in its text; the preface says how the book was rebuilt.)
 #
 # The per-layer gain of the network is
 #
