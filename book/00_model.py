@@ -21,19 +21,25 @@
 #
 # ## Definition 3.1 (ReLU-like networks)
 #
+# :::{prf:definition} ReLU-like networks {cite:p}`kumano2023meanfield`
+# :label: def-relu-like
+#
 # An input $x\in\mathbb R^d$ is mapped to $K$ logits through $L$ hidden layers of width $N$:
 #
 # $$
 # h^{(0)} = P_{in}\,x,\qquad z^{(l)} = W^{(l)}h^{(l-1)} + b^{(l)},\qquad
 # f(x) = P_{out}\,h^{(L)},
-# $$
+# $$ (eq-forward)
 #
 # with, for $l = 1,\dots,L$,
 #
 # $$
-# \text{vanilla:}\quad h^{(l)} = \phi\big(z^{(l)}\big),\qquad\qquad
-# \text{residual:}\quad h^{(l)} = P^{(l)}h^{(l-1)} + \phi\big(z^{(l)}\big).
-# $$
+# \begin{aligned}
+# \text{vanilla:}\quad & h^{(l)} = \phi\big(z^{(l)}\big),\\
+# \text{residual:}\quad & h^{(l)} = P^{(l)}h^{(l-1)} + \phi\big(z^{(l)}\big).
+# \end{aligned}
+# $$ (eq-layers)
+# :::
 #
 # The activation is ReLU-like, $\phi(z) = u z$ for $z\ge 0$ and $v z$ for $z<0$ (ReLU: $u=1, v=0$;
 # leaky ReLU: $v\ne 0$). Its one constant that matters is
@@ -105,16 +111,19 @@ except ValueError as err:
 # \quad\text{(vanilla)},\qquad
 # \mathbb E\big[q^{(l)}\,\big|\,h^{(l-1)}\big] = q^{(l-1)} + \alpha\big(\sigma_w^2 q^{(l-1)} + \sigma_b^2\big)
 # \quad\text{(residual)}.
-# $$
+# $$ (eq-signal-recursion)
 #
 # In the residual case the cross term $2\,\mathbb E\,(P^{(l)}h)^\top\phi(z)/N$ is zero because
 # $P^{(l)}$ has mean zero and is independent of everything else. The maps are affine, so taking
-# expectations gives the **signal recursion** for $\mathbb E q^{(l)}$ *exactly, at any width*; the
+# expectations gives the **signal recursion** {eq}`eq-signal-recursion` for $\mathbb E q^{(l)}$
+# *exactly, at any width*; the
 # mean-field limit only removes the fluctuations around it. With $q^{(0)} = \lVert x\rVert^2/d = 1$
 # and $\sigma_b^2$ small, $q^{(L)}\approx\omega^L$: signals shrink for $\omega<1$ (ordered), keep
 # their size at $\omega=1$ (critical, $\sigma_w^2 = 2$ for ReLU) and blow up for $\omega>1$
-# (chaotic). A residual network always has $\omega_r>1$. The same factor $\omega$ per layer drives
-# the Jacobian in the next chapter.
+# (chaotic), the classic picture of {cite:t}`poole2016exponential` and {cite:t}`schoenholz2017deep`;
+# {cite:t}`yang2017meanfieldresnet` treat residual networks. A residual network of
+# {prf:ref}`def-relu-like` always has $\omega_r>1$. The same factor $\omega$ per layer drives the
+# Jacobian in the next chapter.
 
 # %%
 configs = [("vanilla", w, False) for w in S.vanilla_sigma_w2] + [("residual", w, True) for w in S.residual_sigma_w2]
@@ -213,6 +222,35 @@ mfat.chapter.glue("ch0_z_ratio", float(z_ratio))
 # ```
 #
 # With $v=0.5$ the critical point moves to $\sigma_w^2 = 1/\alpha = 1.6$.
+#
+# ## Exercises
+#
+# :::{admonition} Exercise 0.1
+# For a leaky ReLU with slopes $(u, v)$, show that $\mathbb E[\phi(z)^2] = \alpha\,\mathbb E[z^2]$ for
+# every symmetric $z$, and find the critical $\sigma_w^2$ of a vanilla network.
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# $\phi(z)^2 = u^2z^2$ on $z\ge0$ and $v^2z^2$ on $z<0$; by symmetry each half carries half of
+# $\mathbb E z^2$, so $\mathbb E\phi(z)^2 = \tfrac{u^2+v^2}{2}\mathbb E z^2$. Critical means $\omega_v =
+# \alpha\sigma_w^2 = 1$, i.e. $\sigma_w^2 = 2/(u^2+v^2)$.
+# :::
+#
+# :::{admonition} Exercise 0.2
+# Why does the residual recursion have no cross term $2\,\mathbb E[(P^{(l)}h)^\top\phi(z^{(l)})]/N$,
+# and what would change with an identity shortcut $h^{(l)} = h^{(l-1)} + \phi(z^{(l)})$?
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# $P^{(l)}$ has mean zero and is independent of $h^{(l-1)}$, $W^{(l)}$ and $b^{(l)}$, so the cross term
+# has zero mean. With the identity the cross term is $2\sum_i h_i\,\mathbb E[\phi(z_i)]/N$, and for
+# $z_i\sim\mathcal N(0,s)$, $\mathbb E\phi(z_i) = (u-v)\sqrt{s/2\pi}\ne0$ unless $u=v$. With ReLU the
+# hidden states are non-negative, so the term is positive: the gain exceeds $1+\alpha\sigma_w^2$ and
+# depends on the mean of $h$, not only on its second moment. That is why the book (and the paper's
+# formulas) use a random shortcut.
+# :::
 
 # %%
 ctx.finish()
