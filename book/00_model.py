@@ -107,10 +107,12 @@ except ValueError as err:
 # Gaussian, so
 #
 # $$
-# \mathbb E\big[q^{(l)}\,\big|\,h^{(l-1)}\big] = \alpha\big(\sigma_w^2 q^{(l-1)} + \sigma_b^2\big)
-# \quad\text{(vanilla)},\qquad
-# \mathbb E\big[q^{(l)}\,\big|\,h^{(l-1)}\big] = q^{(l-1)} + \alpha\big(\sigma_w^2 q^{(l-1)} + \sigma_b^2\big)
-# \quad\text{(residual)}.
+# \begin{aligned}
+# \mathbb E\big[q^{(l)}\,\big|\,h^{(l-1)}\big] &= \alpha\big(\sigma_w^2 q^{(l-1)} + \sigma_b^2\big)
+# &&\text{(vanilla)},\\
+# \mathbb E\big[q^{(l)}\,\big|\,h^{(l-1)}\big] &= q^{(l-1)} + \alpha\big(\sigma_w^2 q^{(l-1)} + \sigma_b^2\big)
+# &&\text{(residual)}.
+# \end{aligned}
 # $$ (eq-signal-recursion)
 #
 # In the residual case the cross term $2\,\mathbb E\,(P^{(l)}h)^\top\phi(z)/N$ is zero because
@@ -155,7 +157,20 @@ for ax, kind in zip(axes[0], ("vanilla", "residual")):
     ax.set_yscale("log")
     ax.set(xlabel="layer $l$", ylabel="$q^{(l)} = \\|h^{(l)}\\|^2/N$", title=f"{kind} networks")
     ax.legend(loc="best")
-fig.suptitle(f"Signal propagation, N={S.N}, {S.n_networks} networks per curve (dashed: recursion)")
+fig.suptitle(f"Signal propagation, N={S.N}, {S.n_networks} networks per curve (dashed: recursion)");
+
+# %% [markdown]
+# The same data, one setting at a time (move the slider; the static figure above is the fallback for
+# readers without JavaScript):
+
+# %%
+from mfat.interactive import Series, show, slider_figure
+
+frames = {f"{kind} σ²_w={w:g}": [Series("recursion", depth, predicted[(kind, w)], "theory"),
+                                 Series("measured mean", depth, measured[(kind, w)]["q"].mean(0))]
+          for kind, w, _ in configs}
+show(slider_figure(frames, xlabel="layer l", ylabel="q^(l)", log_y=True, slider_label="setting: ",
+                   title="Signal propagation: recursion vs simulation"), "ch0-signal")
 
 # %% [markdown]
 # The dashed lines are the recursion, the markers the mean over independent networks with two

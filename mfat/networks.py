@@ -162,8 +162,9 @@ class ReLULikeNet(nn.Module):
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"parameter 'x' has shape {tuple(x.shape)}: allowed (B, d) with d = {d}")
 
-    def extra_repr(self) -> str:
+    def __repr__(self) -> str:
         s = self.spec
         kind = "residual" if s.residual else "vanilla"
-        return (f"{kind}, d={s.d}, N={s.N}, K={s.K}, L={s.L}, sigma_w2={s.sigma_w2}, sigma_b2={s.sigma_b2}, "
-                f"u={s.u}, v={s.v}, omega={s.omega:.4g}")
+        return (f"ReLULikeNet({kind}, d={s.d}, N={s.N}, K={s.K}, L={s.L}, sigma_w2={s.sigma_w2}, "
+                f"sigma_b2={s.sigma_b2}, u={s.u}, v={s.v}; alpha={s.alpha:.4g}, omega={s.omega:.4g}, "
+                f"dtype={self.P_in.dtype}, device={self.P_in.device})")

@@ -1,4 +1,4 @@
-"""Assets that make the site work offline: MathJax 3 served from the site itself, not a CDN.
+"""Assets that make the site work offline: MathJax 3 and plotly.js served from the site itself, not a CDN.
 
 The npm package ``mathjax@3.2.2`` is fetched once with ``npm pack`` (no root needed), verified by
 SHA-256, and ``es5/tex-chtml.js`` with its woff-v2 fonts is copied into ``_static/mathjax/``;
@@ -17,7 +17,7 @@ from pathlib import Path
 from .atomic import atomic_write_bytes
 from .paths import repo_root
 
-__all__ = ["MATHJAX", "ensure_mathjax"]
+__all__ = ["MATHJAX", "ensure_mathjax", "ensure_plotly"]
 
 MATHJAX = {"spec": "mathjax@3.2.2", "file": "mathjax-3.2.2.tgz",
            "sha256": "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09"}
@@ -54,3 +54,14 @@ def ensure_mathjax(static_dir: Path | None = None) -> Path:
                 rel = member.name.removeprefix("package/es5/")
                 atomic_write_bytes(target / rel, tar.extractfile(member).read())
     return script
+
+
+def ensure_plotly(static_dir: Path | None = None) -> Path:
+    """Copy the installed plotly package's ``plotly.min.js`` to ``_static/plotly.min.js``."""
+    import plotly
+
+    source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    target = (static_dir or repo_root() / "_static") / "plotly.min.js"
+    if not target.exists() or target.stat().st_size != source.stat().st_size:
+        atomic_write_bytes(target, source.read_bytes())
+    return target
