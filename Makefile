@@ -9,7 +9,7 @@ ONLY     ?=
 RUNFLAGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: book test venv data chapters site bench clean
+.PHONY: book test site-test chromium venv data chapters site bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ book: chapters site
 
 test: venv data
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# checks of the built site in headless Chromium (Debian's chromium; run after `make book`)
+site-test: venv chromium
+	$(PY) -m pytest -q -m browser tests/browser
+
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "error: install Debian's chromium (apt-get install chromium, as root)"; exit 1; }
 
 bench: venv data
 	for script in scripts/bench_*.py; do $(PY) $$script || exit 1; done

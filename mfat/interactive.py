@@ -1,6 +1,6 @@
 """Interactive figures that work in the static site: plotly with a slider over precomputed frames.
 
-The plotly.js bundle is served from the site's ``_static`` folder (copied by
+The plotly.js bundle is served from the site itself (``_static/plotly.min.js`` in the built site (copied by
 :func:`mfat.site_assets.ensure_plotly`), so pages need no CDN. Each interactive figure comes with a
 static matplotlib fallback drawn by the chapter.
 

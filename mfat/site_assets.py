@@ -1,7 +1,7 @@
 """Assets that make the site work offline: MathJax 3 and plotly.js served from the site itself, not a CDN.
 
 The npm package ``mathjax@3.2.2`` is fetched once with ``npm pack`` (no root needed), verified by
-SHA-256, and ``es5/tex-chtml.js`` with its woff-v2 fonts is copied into ``_static/mathjax/``;
+SHA-256, and ``es5/tex-chtml.js`` with its woff-v2 fonts is copied into ``_assets/mathjax/``;
 ``_config.yml`` points ``mathjax_path`` at it.
 """
 
@@ -42,8 +42,8 @@ def _tarball(cache: Path) -> bytes:
 
 
 def ensure_mathjax(static_dir: Path | None = None) -> Path:
-    """Make ``_static/mathjax/tex-chtml.js`` (and fonts) exist; return the script's path."""
-    target = static_dir or repo_root() / "_static" / "mathjax"
+    """Make ``_assets/mathjax/tex-chtml.js`` (and fonts) exist; return the script's path."""
+    target = static_dir or repo_root() / "_assets" / "mathjax"
     script = target / "tex-chtml.js"
     if script.exists():
         return script
@@ -57,11 +57,11 @@ def ensure_mathjax(static_dir: Path | None = None) -> Path:
 
 
 def ensure_plotly(static_dir: Path | None = None) -> Path:
-    """Copy the installed plotly package's ``plotly.min.js`` to ``_static/plotly.min.js``."""
+    """Copy the installed plotly package's ``plotly.min.js`` to ``_assets/plotly.min.js``."""
     import plotly
 
     source = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    target = (static_dir or repo_root() / "_static") / "plotly.min.js"
+    target = (static_dir or repo_root() / "_assets") / "plotly.min.js"
     if not target.exists() or target.stat().st_size != source.stat().st_size:
         atomic_write_bytes(target, source.read_bytes())
     return target
