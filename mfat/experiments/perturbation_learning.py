@@ -1,0 +1,440 @@
+"""Chapter 6 measurements: perturbation learning with wide two-layer networks
+(Kumano, Kera, Yamasaki, NeurIPS 2024; spec sections 4-5).
+
+- :func:`make_data`: the four data sets of the spec (Gaussian with random labels, shifted Gaussian,
+  MNIST 1 vs 2, Fashion-MNIST T-shirt vs ankle boot) with their evaluation inputs.
+- :func:`perturbation_learning`: train f, craft one perturbation per sample toward a random target,
+  train a fresh g on the perturbations (scenario a) or the perturbed inputs (b), evaluate. Many
+  variants (scenario, eps, T_f) and checkpoints (T_g) share one batched run over seeds.
+- :func:`sweep_block`: the one-factor-at-a-time sweeps of one data set (d, eps, m, gamma, N, T_f, T_g).
+- :func:`alignment`: Theorem A at large width, |cos| between the perturbation and the predicted sum.
+- :func:`lazy_dynamics`: f_t - f_0 against the lazy-regime closed form, as the width grows.
+- :func:`decision_map`: f, g, f-hat and g-hat on the plane of the two class means.
+
+Time is gradient-flow time: a run of ``steps`` plain gradient-descent steps to time T uses lr = T / steps
+(``optimizer="momentum"``: lr = T (1 - 0.9) / steps, the heavy-ball effective rate). Every random draw
+comes from the explicit generators; results are tidy tables (dict of equal-length numpy columns).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import data as mdata
+from ..perturbation import (SCENARIOS, abs_cosine, f_hat, g_hat, lazy_change, predicted_direction, random_targets,
+                            scale_directions, training_inputs, unit_gradients)
+from ..two_layer import MOMENTUM, OPTIMIZERS, TwoLayerNets, train
+from ..validation import check_choice, check_int, check_real
+
+__all__ = ["DATASETS", "PLData", "Variant", "make_data", "perturbation_learning", "sweep_block", "curve", "METRICS",
+           "alignment", "lazy_dynamics", "decision_map", "IMAGE_SOURCES"]
+
+DATASETS = ("gauss", "shifted_gauss", "mnist", "fmnist")
+#: image data sets: (mfat.data name, (class labelled +1, class labelled -1), pixel mean subtracted) [spec 4]
+IMAGE_SOURCES = {"mnist": ("mnist", (1, 2), 0.1307), "fmnist": ("fashion-mnist", (0, 9), 0.2860)}
+SWEEP_FACTORS = ("d", "m", "gamma", "N")
+#: the per-seed measurements of a perturbation-learning run (spec section 2.5) and the lazy predictions
+METRICS = ("standard_acc", "test_acc", "perturbation_acc", "agreement", "g_fit", "cosine", "lazy_perturbation_acc",
+           "lazy_agreement")
+
+
+@dataclass(frozen=True)
+class PLData:
+    """A data set for perturbation learning.
+
+    ``X`` (S, N, d) (synthetic: one draw per seed) or (N, d) (images: shared); ``y`` (S, N) or (N,) in
+    {-1, +1}; ``Z`` and ``yz`` the evaluation inputs and labels (fresh draws, or the test split).
+    """
+
+    name: str
+    X: torch.Tensor
+    y: torch.Tensor
+    Z: torch.Tensor
+    yz: torch.Tensor
+
+    @property
+    def N(self) -> int:
+        return self.X.shape[-2]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[-1]
+
+    def class_means(self, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means of the +1 and the -1 training inputs (of one seed's draw), each (d,)."""
+        X = self.X[seed] if self.X.ndim == 3 else self.X
+        y = self.y[seed] if self.y.ndim == 2 else self.y
+        return X[y > 0].mean(0), X[y < 0].mean(0)
+
+
+def _gaussian(S: int, n: int, d: int, shift: float, random_labels: bool, generator) -> tuple[torch.Tensor, torch.Tensor]:
+    if random_labels:
+        y = 2.0 * torch.randint(0, 2, (S, n), generator=generator, device=generator.device).double() - 1.0
+    else:
+        y = torch.cat([torch.ones(n // 2), -torch.ones(n - n // 2)]).double().to(generator.device).expand(S, n)
+    X = torch.randn(S, n, d, generator=generator, dtype=torch.float64, device=generator.device)
+    return X + shift * y[:, :, None], y.clone()
+
+
+def make_data(name: str, *, N: int, d: int = 100, n_eval: int = 1000, n_seeds: int = 1, shift: float = 0.3,
+              generator: torch.Generator, dtype=torch.float32, device="cpu") -> PLData:
+    """One of the spec's four data sets (spec section 4).
+
+    - "gauss": x ~ N(0, I_d) with uniformly random labels (memorisation); evaluation: ``n_eval`` fresh draws.
+    - "shifted_gauss": N/2 points from N(+shift 1, I_d) labelled +1, the rest from N(-shift 1, I_d) labelled -1.
+    - "mnist" (digit 1 -> +1, 2 -> -1) and "fmnist" (T-shirt -> +1, ankle boot -> -1): pixels in [0, 1] minus the
+      dataset's pixel mean (no division), d = 784 (``d`` is ignored); the first ``N`` training images of the two
+      classes (all of them when ``N`` is 0) and the first ``n_eval`` test images (all when 0).
+    Synthetic data are drawn independently for each of the ``n_seeds`` seeds (X is (S, N, d)); images are shared.
+    """
+    name = check_choice("name", name, DATASETS)
+    n_seeds = check_int("n_seeds", n_seeds, min_value=1)
+    if name in IMAGE_SOURCES:
+        source, classes, mean = IMAGE_SOURCES[name]
+        N, n_eval = check_int("N", N, min_value=0), check_int("n_eval", n_eval, min_value=0)
+
+        def split(which, n):
+            X, lab = mdata.load(source, which, classes=classes, scaling="unit", dtype=torch.float64)
+            X, lab = (X[:n], lab[:n]) if n else (X, lab)
+            return (X - mean).to(device=device, dtype=dtype), (1.0 - 2.0 * lab.double()).to(device=device, dtype=dtype)
+
+        X, y = split("train", N)
+        Z, yz = split("test", n_eval)
+        return PLData(name, X, y, Z, yz)
+    N, d = check_int("N", N, min_value=2), check_int("d", d, min_value=1)
+    n_eval = check_int("n_eval", n_eval, min_value=2)
+    shift = check_real("shift", shift, min_value=0.0)
+    random_labels = name == "gauss"
+    shift = 0.0 if random_labels else shift
+    X, y = _gaussian(n_seeds, N, d, shift, random_labels, generator)
+    Z, yz = _gaussian(n_seeds, n_eval, d, shift, random_labels, generator)
+    cast = dict(device=device, dtype=dtype)
+    return PLData(name, X.to(**cast), y.to(**cast), Z.to(**cast), yz.to(**cast))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One configuration of the second classifier: scenario "a"/"b", perturbation size eps, f's time T_f."""
+
+    scenario: str
+    eps: float
+    T_f: float
+
+
+def _lr(T: float, steps: int, optimizer: str) -> float:
+    return T * ((1.0 - MOMENTUM) if optimizer == "momentum" else 1.0) / steps
+
+
+def _step_of(T: float, lr: float, optimizer: str, steps: int) -> int:
+    scale = (1.0 - MOMENTUM) if optimizer == "momentum" else 1.0
+    return min(steps, max(1, int(round(T * scale / lr))))
+
+
+def _acc(out: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    """Per-network fraction of sign agreements: out (B, n), labels (B, n) or (n,) -> (B,)."""
+    return ((out * labels) > 0).double().mean(-1).cpu().numpy()
+
+
+@torch.no_grad()
+def perturbation_learning(data: PLData, *, m: int, gamma: float = 0.0, variants: list[Variant], T_g: float,
+                          steps: int, T_g_values=(), n_seeds: int = 1, optimizer: str = "gd", loss: str = "identity",
+                          with_cosine: bool = False, generator: torch.Generator, dtype=torch.float32,
+                          device="cpu") -> dict:
+    """The perturbation-learning pipeline of spec section 6, batched over seeds and variants.
+
+    1. S = ``n_seeds`` networks f (width m, slope gamma) trained on D for the largest T_f of ``variants``
+       (lr = T_f / steps), with snapshots at every variant's T_f.
+    2. One set of target labels y_adv and one fresh initialisation of g per seed, shared by all variants
+       (common random numbers, as the authors' fixed seed does).
+    3. For each variant: eta_n = eps y_adv_n grad f(x_n)/||grad f(x_n)||, the inputs eta (a) or x + eta (b),
+       a copy of g_0 trained on (inputs, y_adv) for T_g (lr = T_g / steps), evaluated at ``T_g_values``.
+    Returns columns (one row per seed x variant x T_g): seed, scenario, eps, T_f, T_g, standard_acc (f on D),
+    test_acc (f on the evaluation inputs), perturbation_acc (g on the clean D with the true labels),
+    agreement (sign f = sign g on the evaluation inputs), g_fit (g on its own training set), cosine (mean |cos|
+    between eta_n and the predicted sum v_n, NaN unless ``with_cosine``).
+    """
+    m = check_int("m", m, min_value=1)
+    steps = check_int("steps", steps, min_value=1)
+    optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+    T_g = check_real("T_g", T_g, min_value=0.0, min_inclusive=False)
+    if not variants:
+        raise ValueError("parameter 'variants' is empty: allowed a non-empty list of Variant")
+    for v in variants:
+        check_choice("scenario", v.scenario, SCENARIOS)
+        check_real("eps", v.eps, min_value=0.0)
+        check_real("T_f", v.T_f, min_value=0.0, min_inclusive=False)
+    S = check_int("n_seeds", n_seeds, min_value=1)
+    if data.X.ndim == 3 and data.X.shape[0] != S:
+        raise ValueError(f"parameter 'n_seeds' = {S}: the synthetic data hold {data.X.shape[0]} draws")
+    X, y, Z = data.X.to(device, dtype), data.y.to(device, dtype), data.Z.to(device, dtype)
+    N, d = data.N, data.d
+
+    # 1. f, with snapshots at every T_f
+    T_f_max = max(v.T_f for v in variants)
+    lr_f = _lr(T_f_max, steps, optimizer)
+    f_steps = {v.T_f: _step_of(v.T_f, lr_f, optimizer, steps) for v in variants}
+    snaps: dict[int, TwoLayerNets] = {}
+    f = TwoLayerNets(d, m, gamma, batch=S, generator=generator, dtype=dtype, device=device)
+    train(f, X, y, steps=steps, lr=lr_f, loss=loss, optimizer=optimizer, record_at=set(f_steps.values()),
+          on_record=lambda s, net: snaps.__setitem__(s, net.clone()))
+
+    # 2. shared target labels and g initialisation
+    targets = random_targets(S, N, generator=generator, dtype=dtype, device=device)
+    g0 = TwoLayerNets(d, m, gamma, batch=S, generator=generator, dtype=dtype, device=device)
+
+    # 3. the g batch: variant j occupies rows j*S .. j*S + S - 1
+    f_info, inputs = {}, []
+    for s_f, net in snaps.items():
+        U = unit_gradients(net, X)
+        cos = np.full(S, np.nan)
+        if with_cosine:
+            V = predicted_direction(X.double(), y.double(), gamma)
+            cos = abs_cosine(U.double(), V).mean(-1).cpu().numpy()
+        f_info[s_f] = {"U": U, "f_Z": net(Z), "std": _acc(net(X), y), "test": _acc(net(Z), data.yz.to(device, dtype)),
+                       "cos": cos}
+    for v in variants:
+        U = f_info[f_steps[v.T_f]]["U"]
+        inputs.append(training_inputs(X, scale_directions(U, targets, v.eps), v.scenario))
+    R = torch.cat(inputs, 0)  # (V S, N, d)
+    del inputs
+    labels = targets.repeat(len(variants), 1)
+    lazy = [], []  # per variant: g_0 + t * lazy_change on D and on the evaluation inputs
+    g0_X, g0_Z = g0(X), g0(Z)
+    for j in range(len(variants)):
+        Rj = R[j * S:(j + 1) * S]
+        XX = X if X.ndim == 3 else X.expand(S, *X.shape)
+        ZZ = Z if Z.ndim == 3 else Z.expand(S, *Z.shape)
+        lazy[0].append(lazy_change(XX, Rj, targets, gamma))
+        lazy[1].append(lazy_change(ZZ, Rj, targets, gamma))
+    g = TwoLayerNets.from_tensors(g0.W.repeat(len(variants), 1, 1), g0.bias.repeat(len(variants), 1),
+                                  g0.a.repeat(len(variants), 1), gamma)
+    lr_g = _lr(T_g, steps, optimizer)
+    g_steps = sorted({_step_of(t, lr_g, optimizer, steps) for t in (*T_g_values, T_g)})
+    scale = (1.0 - MOMENTUM) if optimizer == "momentum" else 1.0
+    rows = {k: [] for k in ("seed", "scenario", "eps", "T_f", "T_g", "standard_acc", "test_acc", "perturbation_acc",
+                            "agreement", "g_fit", "cosine", "lazy_perturbation_acc", "lazy_agreement")}
+
+    def evaluate(step, net):
+        for j, v in enumerate(variants):
+            part = net.select(slice(j * S, (j + 1) * S))
+            info = f_info[f_steps[v.T_f]]
+            t_g = step * lr_g / scale
+            cols = {"perturbation_acc": _acc(part(X), y), "agreement": _acc(part(Z), info["f_Z"]),
+                    "g_fit": _acc(part(R[j * S:(j + 1) * S]), targets),
+                    "lazy_perturbation_acc": _acc(g0_X + t_g * lazy[0][j], y),
+                    "lazy_agreement": _acc(g0_Z + t_g * lazy[1][j], info["f_Z"])}
+            for s in range(S):
+                rows["seed"].append(s)
+                rows["scenario"].append(v.scenario)
+                rows["eps"].append(v.eps)
+                rows["T_f"].append(f_steps[v.T_f] * lr_f / scale)
+                rows["T_g"].append(t_g)
+                rows["standard_acc"].append(info["std"][s])
+                rows["test_acc"].append(info["test"][s])
+                rows["cosine"].append(info["cos"][s])
+                for k, val in cols.items():
+                    rows[k].append(val[s])
+
+    train(g, R, labels, steps=max(g_steps), lr=lr_g, loss=loss, optimizer=optimizer, record_at=g_steps,
+          on_record=evaluate)
+    return {k: np.asarray(v) for k, v in rows.items()}
+
+
+def _default_variants(eps_by_scenario: dict, T_f: float) -> list[Variant]:
+    return [Variant(s, e, T_f) for s, e in eps_by_scenario.items()]
+
+
+def sweep_block(name: str, *, d: int, N: int, m: int, gamma: float, eps: dict, T: float, steps: int,
+                n_seeds: int, n_eval: int, eps_factors=(), time_fractions=(), factors: dict | None = None,
+                shift: float = 0.3, optimizer: str = "gd", loss: str = "identity", seed: int = 0,
+                dtype=torch.float32, device="cpu", progress=None) -> dict:
+    """All one-factor-at-a-time sweeps of one data set (spec section 5.1), around the defaults.
+
+    ``eps`` maps each scenario ("a", "b") to its default perturbation size; T_f = T_g = ``T`` by default.
+    The base run (defaults) carries the eps sweep (``eps_factors`` times the default), the T_f sweep and the
+    T_g checkpoints (``time_fractions`` times T) in one batch. ``factors`` maps "d", "m", "gamma", "N" to the
+    values of separate runs (d is ignored for images; eps is scaled by sqrt(d / d_default) as the authors do).
+    Every run draws its data and networks from ``torch.Generator(seed + run index)``. Returns the rows of every
+    run, with the columns of :func:`perturbation_learning` plus factor, value, d, N, m, gamma.
+    """
+    check_choice("name", name, DATASETS)
+    eps = {check_choice("scenario", s, SCENARIOS): check_real("eps", e, min_value=0.0) for s, e in eps.items()}
+    factors = dict(factors or {})
+    for key in factors:
+        check_choice("factors", key, SWEEP_FACTORS)
+    base = {"d": d, "N": N, "m": m, "gamma": gamma}
+    runs = [("default", None, base, True)]
+    for key, values in factors.items():
+        if key == "d" and name in IMAGE_SOURCES:
+            continue
+        runs += [(key, v, {**base, key: v}, False) for v in values if v != base[key]]
+    table: dict[str, list] = {}
+    for index, (factor, value, cfg, is_base) in enumerate(runs):
+        gen = torch.Generator(device="cpu").manual_seed(seed + index)
+        data = make_data(name, N=cfg["N"], d=cfg["d"], n_eval=n_eval, n_seeds=n_seeds, shift=shift, generator=gen,
+                         dtype=dtype, device=device)
+        scale = math.sqrt(cfg["d"] / d) if name not in IMAGE_SOURCES else 1.0
+        eps_run = {s: e * scale for s, e in eps.items()}
+        variants = _default_variants(eps_run, T)
+        if is_base:
+            variants += [Variant(s, e * k, T) for s, e in eps_run.items() for k in eps_factors if k != 1.0]
+            variants += [Variant(s, e, T * k) for s, e in eps_run.items() for k in time_fractions if k != 1.0]
+        out = perturbation_learning(data, m=int(cfg["m"]), gamma=float(cfg["gamma"]), variants=variants, T_g=T,
+                                    steps=steps, T_g_values=[T * k for k in time_fractions] if is_base else (),
+                                    n_seeds=n_seeds, optimizer=optimizer, loss=loss, with_cosine=True,
+                                    generator=gen, dtype=dtype, device=device)
+        rows = len(out["seed"])
+        default_eps = np.isclose(out["eps"], [eps_run[sc] for sc in out["scenario"]])
+        extra = {"factor": [factor] * rows, "value": [np.nan if value is None else float(value)] * rows,
+                 "default": default_eps & np.isclose(out["T_f"], T) & np.isclose(out["T_g"], T),
+                 "default_eps": default_eps, "default_T_f": np.isclose(out["T_f"], T),
+                 "default_T_g": np.isclose(out["T_g"], T),
+                 "d": [data.d] * rows, "N": [data.N] * rows, "m": [int(cfg["m"])] * rows,
+                 "gamma": [float(cfg["gamma"])] * rows}
+        for k, v in {**out, **extra}.items():
+            table.setdefault(k, []).extend(list(v))
+        if progress is not None:
+            progress(f"{name}: {factor}={value}")
+    return {k: np.asarray(v) for k, v in table.items()}
+
+
+
+def curve(table: dict, factor: str, scenario: str):
+    """One sweep curve of a :func:`sweep_block` table: mean, sd and count over seeds of every metric against
+    ``factor`` ("eps", "T_f", "T_g", "d", "m", "gamma", "N"), all other factors at their defaults.
+
+    Returns a pandas DataFrame indexed by the factor's value, with columns (metric, "mean" / "sd" / "n").
+    """
+    import pandas as pd
+
+    factor = check_choice("factor", factor, ("eps", "T_f", "T_g", *SWEEP_FACTORS))
+    scenario = check_choice("scenario", scenario, SCENARIOS)
+    df = pd.DataFrame(table)
+    df = df[df["scenario"] == scenario]
+    if factor in ("eps", "T_f", "T_g"):
+        others = [k for k in ("eps", "T_f", "T_g") if k != factor]
+        keep = (df["factor"] == "default") & df[f"default_{others[0]}"] & df[f"default_{others[1]}"]
+    else:
+        keep = df["factor"].isin(["default", factor]) & df["default"]
+    sel = df[keep]
+    if sel.empty:
+        raise ValueError(f"parameter 'factor' = {factor!r}: the table holds no sweep of it for scenario {scenario!r}")
+    out = sel.groupby(factor)[list(METRICS)].agg(["mean", "std", "count"])
+    return out.rename(columns={"std": "sd", "count": "n"}, level=1)
+
+
+@torch.no_grad()
+def alignment(data: PLData, *, m: int, gamma: float = 0.0, T_values, lr: float, n_seeds: int,
+              generator: torch.Generator, device="cpu") -> dict:
+    """Theorem A at width m: mean over n of |cos(eta_n, v_n)|, v_n = sum_k y_k Phi(x_n, x_k) x_k.
+
+    f is trained by plain gradient descent with rate ``lr`` (float64) and probed at the gradient-flow times
+    ``T_values`` (rounded to multiples of lr). Also returns the cosine with the full lazy prediction
+    grad f_0(x_n) + (T/N) v_n, which includes the initial gradient (the "residual" of Theorem A).
+    Returns T (nT,), cosine and cosine_full (S, nT), standard_acc (S, nT).
+    """
+    m = check_int("m", m, min_value=1)
+    lr = check_real("lr", lr, min_value=0.0, min_inclusive=False)
+    S = check_int("n_seeds", n_seeds, min_value=1)
+    T_values = [check_real("T_values", t, min_value=0.0, min_inclusive=False) for t in T_values]
+    X, y = data.X.to(device, torch.float64), data.y.to(device, torch.float64)
+    steps = {t: max(1, int(round(t / lr))) for t in T_values}
+    f = TwoLayerNets(data.d, m, gamma, batch=S, generator=generator, dtype=torch.float64, device=device)
+    G0 = f.input_gradient(X)
+    V = predicted_direction(X, y, gamma)
+    rec = {}
+
+    def probe(step, net):
+        G = net.input_gradient(X)
+        rec[step] = (abs_cosine(G, V).mean(-1), abs_cosine(G, G0 + step * lr / data.N * V).mean(-1),
+                     _acc(net(X), y))
+
+    train(f, X, y, steps=max(steps.values()), lr=lr, record_at=set(steps.values()), on_record=probe)
+    order = [steps[t] for t in T_values]
+    return {"T": np.array([s * lr for s in order]),
+            "cosine": np.stack([rec[s][0].cpu().numpy() for s in order], 1),
+            "cosine_full": np.stack([rec[s][1].cpu().numpy() for s in order], 1),
+            "standard_acc": np.stack([rec[s][2] for s in order], 1)}
+
+
+@torch.no_grad()
+def lazy_dynamics(data: PLData, *, widths, gamma: float = 0.0, T: float, steps: int, n_seeds: int,
+                  generator: torch.Generator, device="cpu") -> dict:
+    """f_T - f_0 on the evaluation inputs against the lazy closed form (t/N) sum_n y_n Phi(z, x_n)(z.x_n + 1).
+
+    For each width m: S networks trained by plain gradient descent (float64, lr = T / steps). Returns per width
+    the relative error ||delta f - prediction|| / ||prediction|| (S,), the fraction of activation patterns
+    on the training inputs that flipped during training (S,), and for the largest width the pairs
+    (prediction, measured delta f) of seed 0.
+    """
+    T = check_real("T", T, min_value=0.0, min_inclusive=False)
+    steps = check_int("steps", steps, min_value=1)
+    S = check_int("n_seeds", n_seeds, min_value=1)
+    widths = [check_int("widths", w, min_value=1) for w in widths]
+    X, y, Z = (t.to(device, torch.float64) for t in (data.X, data.y, data.Z))
+    Xs = X if X.ndim == 3 else X.expand(S, *X.shape)
+    Zs = Z if Z.ndim == 3 else Z.expand(S, *Z.shape)
+    ys = y if y.ndim == 2 else y.expand(S, *y.shape)
+    pred = torch.stack([lazy_change(Zs[s:s + 1], Xs[s:s + 1], ys[s:s + 1], gamma)[0] for s in range(S)]) * T
+    out = {"widths": np.array(widths), "rel_error": [], "flipped": []}
+    for m in widths:
+        f = TwoLayerNets(data.d, m, gamma, batch=S, generator=generator, dtype=torch.float64, device=device)
+        f0, pattern0 = f(Z), f.preactivations(X) >= 0
+        train(f, X, y, steps=steps, lr=T / steps)
+        delta = f(Z) - f0
+        out["rel_error"].append(((delta - pred).norm(dim=-1) / pred.norm(dim=-1)).cpu().numpy())
+        out["flipped"].append((pattern0 != (f.preactivations(X) >= 0)).double().mean((1, 2)).cpu().numpy())
+        last = (pred[0].cpu().numpy(), delta[0].cpu().numpy())
+    out["rel_error"], out["flipped"] = np.stack(out["rel_error"]), np.stack(out["flipped"])
+    out["scatter_predicted"], out["scatter_measured"] = last
+    return out
+
+
+@torch.no_grad()
+def decision_map(data: PLData, *, m: int, gamma: float = 0.0, eps: dict, T: float, steps: int, grid: int = 60,
+                 margin: float = 0.15, generator: torch.Generator, dtype=torch.float64, device="cpu") -> dict:
+    """f, g (one per scenario), f-hat and g-hat on the plane of the two class means (spec section 5.3).
+
+    The plane is spanned by the orthonormalised class means (e1 = mean of the +1 inputs, normalised; e2 = the
+    mean of the -1 inputs minus its e1 component, normalised) of seed 0's draw; z = s1 e1 + s2 e2 on a
+    ``grid`` x ``grid`` mesh covering the projected training inputs (plus ``margin``). Returns s1, s2 (grid,),
+    f (grid, grid), and per scenario g_<s>, ghat_<s>, plus fhat, the projected training inputs P (N, 2) with
+    labels y, and the agreement of sign f-hat with sign g-hat and of sign f with sign g on the grid.
+    """
+    grid = check_int("grid", grid, min_value=2)
+    X = (data.X[0] if data.X.ndim == 3 else data.X).to(device, dtype)
+    y = (data.y[0] if data.y.ndim == 2 else data.y).to(device, dtype)
+    mp, mn = (v.to(device, dtype) for v in data.class_means(0))
+    e1 = mp / mp.norm()
+    e2 = mn - (mn @ e1) * e1
+    e2 = e2 / e2.norm()
+    P = torch.stack([X @ e1, X @ e2], 1)
+    lo, hi = P.min(0).values, P.max(0).values
+    pad = margin * (hi - lo)
+    s1 = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), grid, dtype=dtype, device=device)
+    s2 = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), grid, dtype=dtype, device=device)
+    A, B = torch.meshgrid(s1, s2, indexing="xy")  # rows: s2, columns: s1
+    G = A.reshape(-1, 1) * e1 + B.reshape(-1, 1) * e2
+    scen = sorted(eps)
+    f = TwoLayerNets(data.d, m, gamma, batch=1, generator=generator, dtype=dtype, device=device)
+    train(f, X, y, steps=steps, lr=T / steps)
+    targets = random_targets(1, data.N, generator=generator, dtype=dtype, device=device)
+    g0 = TwoLayerNets(data.d, m, gamma, batch=1, generator=generator, dtype=dtype, device=device)
+    U = unit_gradients(f, X)[0]
+    R = torch.cat([training_inputs(X, scale_directions(U[None], targets, eps[s]), s) for s in scen])
+    g = g0.repeat(len(scen))
+    train(g, R, targets.expand(len(scen), -1), steps=steps, lr=T / steps)
+    shape = (grid, grid)
+    out = {"s1": s1.cpu().numpy(), "s2": s2.cpu().numpy(), "P": P.cpu().numpy(), "y": y.cpu().numpy(),
+           "f": f(G)[0].reshape(shape).cpu().numpy(), "fhat": f_hat(G, X, y, gamma).reshape(shape).cpu().numpy()}
+    gG = g(G)
+    for i, s in enumerate(scen):
+        out[f"g_{s}"] = gG[i].reshape(shape).cpu().numpy()
+        out[f"ghat_{s}"] = g_hat(G, X, y, R[i], gamma).reshape(shape).cpu().numpy()
+        out[f"hat_agreement_{s}"] = float((np.sign(out["fhat"]) == np.sign(out[f"ghat_{s}"])).mean())
+        out[f"agreement_{s}"] = float((np.sign(out["f"]) == np.sign(out[f"g_{s}"])).mean())
+    return out
