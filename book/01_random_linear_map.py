@@ -416,7 +416,7 @@ mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3])
 # experiments probe it.
 #
 # *Adversarial examples.* For each of {glue:text}`ch1_adv_n` explicit networks ($d=784$,
-# $N=$ {glue:text}`ch1_adv_N`, and wider ones in the full profile) we attack the MNIST "5" with
+# $N=$ {glue:text}`ch1_adv_width`, and wider ones in the full profile) we attack the MNIST "5" with
 # {glue:text}`ch1_adv_steps` steps of $\ell_2$ PGD on
 # $\lVert f(x+\eta)-f(x)\rVert_2$ (`mfat.attacks.pgd`, `output_deviation`) with radius
 # {glue:text}`ch1_adv_eps:.3g` $\lVert x\rVert$, and read $J$ off the adversarial input. The attack moves
@@ -431,7 +431,7 @@ mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3])
 
 # %%
 mfat.chapter.glue("ch1_adv_n", S.adv_n)
-mfat.chapter.glue("ch1_adv_N", S.adv_widths[0])
+mfat.chapter.glue("ch1_adv_width", S.adv_widths[0])
 mfat.chapter.glue("ch1_adv_steps", S.adv_steps)
 mfat.chapter.glue("ch1_adv_eps", S.adv_eps)
 
@@ -508,7 +508,7 @@ pd.DataFrame(ADV_ROWS).rename(columns={
     "spread": "spread sqrt(kappa_J/3)"})
 
 # %% [markdown]
-# At $N=$ {glue:text}`ch1_adv_N` the attack flipped the slope of {glue:text}`ch1_adv_flipped:.1%` of the
+# At $N=$ {glue:text}`ch1_adv_width` the attack flipped the slope of {glue:text}`ch1_adv_flipped:.1%` of the
 # hidden units, yet the entry $J_{11}$ at the adversarial input passes the same tests as at the clean
 # digit. A sharper statistic shows a finite-width trace of the selection: the mean square of the whole
 # row $J_{1\cdot}$ (an average of 784 squared entries) is {glue:text}`ch1_adv_row_clean:.3f` of

@@ -30,11 +30,13 @@ def interactive() -> bool:
 
 
 def glue(name: str, value, display: bool = False):
-    """myst-nb ``glue`` (numbers in the prose come from code); a no-op outside a notebook kernel."""
+    """myst-nb ``glue`` (numbers in the prose come from code). Keys are case-insensitive in myst-nb."""
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - myst-nb is pinned in requirements.txt
         return value
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # numpy / torch scalars: glue formats Python numbers only
     _glue(name, value, display=display)
     return value
 
