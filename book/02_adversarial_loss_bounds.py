@@ -40,8 +40,8 @@
 #    with equality $L_{adv}(x) = \epsilon\lVert J(x)\rVert_{p,q}$ when the ball
 #    $\{x+\eta:\lVert\eta\rVert_p\le\epsilon\}$ lies in one activation region (small $\epsilon$).
 # 2. For a random network of large width,
-#    $$L_{adv}(x)\ \lesssim\ \epsilon\,\beta_{p,q}(d, K)\,\omega^{L/2},\qquad
-#    \beta_{p,q}(d,K) := \frac{\mathbb E\lVert Z\rVert_{p\to q}}{\sqrt d}.$$
+#    $L_{adv}(x)\ \lesssim\ \epsilon\,\beta_{p,q}(d, K)\,\omega^{L/2}$ with
+#    $\beta_{p,q}(d,K) := \mathbb E\lVert Z\rVert_{p\to q}/\sqrt d$, $Z$ a standard Gaussian $K\times d$ matrix.
 # :::
 #
 # **What is confirmed and what is reconstructed.** The definition {eq}`eq-ladv` and step 1 are the paper's
