@@ -59,6 +59,9 @@ def status_markdown(runs: list[dict]) -> str:
             "the peak memory (resident set of the chapter's kernel) of its last execution.\n",
             markdown_table(runs, ["chapter", "profile", "replay", "status", "device", "wall_time_s",
                                   "peak_memory_mb", "torch", "mfat", "date"])]
+    text.append("\n## Benchmarks\n\nTables written by `scripts/bench_*.py` (`make bench`). Those under `results/benchmarks/` "
+                "were committed from the 2-core development machine while other jobs were running (load 4-8), so their "
+                "times are pessimistic; tables under `_output/benchmarks/` come from this machine's last `make bench`.\n")
     bench = output_dir() / "benchmarks"
     tables = sorted(bench.glob("*.csv")) if bench.exists() else []
     committed = sorted((repo_root() / "results" / "benchmarks").glob("*.csv"))

@@ -14,7 +14,6 @@ standard error, the ratio to the bound, L_adv / (eps ||J(x)||), the seconds of t
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import os
 import time
@@ -23,11 +22,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mfat.atomic import atomic_write_text
+from mfat.benchmarks import write_table
 from mfat.checks import device_name
 from mfat.experiments import adversarial_loss as al
 from mfat.networks import make_generator, resolve_device
-from mfat.paths import output_dir
 from mfat.theory import bounds
 
 
@@ -75,9 +73,7 @@ def main(argv=None) -> int:
         print(f"d={d}: {seconds:.1f} s; " + ", ".join(f"{r['pair']} {r['ratio_to_bound']:.3f}" for r in rows[-9:]),
               flush=True)
     table = pd.DataFrame(rows)
-    buf = io.StringIO()
-    table.to_csv(buf, index=False, float_format="%.5g")
-    atomic_write_text(output_dir() / "benchmarks" / "bounds.csv", buf.getvalue())
+    write_table("bounds", table, float_format="%.5g")
     print(table.pivot(index="pair", columns="d", values="ratio_to_bound").round(3).to_string())
     return 0
 

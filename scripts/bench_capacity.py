@@ -15,15 +15,13 @@ import argparse
 import os
 import time
 
-import pandas as pd
 import torch
 
 from mfat import fisher_rao
-from mfat.atomic import atomic_write_text
+from mfat.benchmarks import write_table
 from mfat.checks import device_name
 from mfat.data import gaussian_inputs
 from mfat.networks import ReLULikeNet, make_generator, resolve_device
-from mfat.paths import output_dir
 
 
 def _timed(fn, device, repeats: int) -> tuple[float, float]:
@@ -65,10 +63,7 @@ def main(argv=None) -> int:
             rows.append({"method": name, "N": N, "L": L, "K": 10, "batch": args.batch, "device": device_name(dev),
                          "seconds": seconds, "value": value})
             print(f"{name:26s} N={N:5d} L={L:3d}: {seconds * 1e3:9.1f} ms  (||w||_FR^2 = {value:.4g})")
-    path = output_dir() / "benchmarks" / "fisher_rao.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False))
-    print(f"wrote {path}")
+    write_table("fisher_rao", rows)
     return 0
 
 

@@ -17,12 +17,11 @@ import time
 import pandas as pd
 import torch
 
-from mfat.atomic import atomic_write_text
+from mfat.benchmarks import write_table
 from mfat.checks import device_name
 from mfat.data import load
 from mfat.grid import NetStack, train_grid
 from mfat.networks import ReLULikeNet, make_generator, resolve_device
-from mfat.paths import output_dir
 from mfat.training import TrainConfig, train
 
 
@@ -79,9 +78,8 @@ def main(argv=None) -> int:
     table = pd.DataFrame(rows)
     table["device"] = device_name(device)
     table["torch"] = torch.__version__
-    path = atomic_write_text(output_dir() / "benchmarks" / "grid.csv", table.to_csv(index=False))
+    write_table("grid", table)
     print(table.to_string(index=False))
-    print(f"written: {path}")
     return 0
 
 

@@ -12,16 +12,14 @@ import argparse
 import os
 import time
 
-import pandas as pd
 import torch
 
-from mfat.atomic import atomic_write_text
+from mfat.benchmarks import write_table
 from mfat.checks import device_name
 from mfat.data import gaussian_inputs
 from mfat.experiments.implicit_bias import separable_data
 from mfat.homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
 from mfat.networks import make_generator, resolve_device
-from mfat.paths import output_dir
 
 
 def _timed(fn, dev) -> float:
@@ -69,10 +67,7 @@ def main(argv=None) -> int:
             rows.append({"model": "two-layer ReLU", "size": f"n={n}, m={m}", "attack": attack, "runs": 1,
                          "device": device_name(dev), "s_per_step": s / (steps + 1)})
             print(f"relu n={n:5d} m={m:4d} {attack:5s}: {rows[-1]['s_per_step'] * 1e3:8.2f} ms/step")
-    path = output_dir() / "benchmarks" / "implicit_bias.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False))
-    print(f"wrote {path}")
+    write_table("implicit_bias", rows)
     return 0
 
 

@@ -20,11 +20,10 @@ import time
 import pandas as pd
 import torch
 
-from mfat.atomic import atomic_write_text
+from mfat.benchmarks import write_table
 from mfat.checks import device_name
 from mfat.data import gaussian_inputs
 from mfat.networks import NetworkSpec, make_generator, resolve_device
-from mfat.paths import output_dir
 from mfat.sampling import sample_chain, sample_explicit, sample_units
 
 
@@ -79,10 +78,8 @@ def main(argv=None) -> int:
     table = pd.DataFrame(rows)
     chain_speed = table[table.sampler == "chain"].set_index("N")["samples_per_s"]
     table["chain_speedup"] = [chain_speed.get(n, float("nan")) / s for n, s in zip(table.N, table.samples_per_s)]
-    path = output_dir() / "benchmarks" / "sampler.csv"
-    atomic_write_text(path, table.to_csv(index=False))
+    write_table("sampler", table)
     print(table.to_string(index=False))
-    print(f"written {path}")
     return 0
 
 

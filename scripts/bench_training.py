@@ -12,14 +12,12 @@ import argparse
 import os
 import time
 
-import pandas as pd
 import torch
 
-from mfat.atomic import atomic_write_text
+from mfat.benchmarks import write_table
 from mfat.checks import device_name
 from mfat.data import gaussian_inputs
 from mfat.networks import ReLULikeNet, make_generator, resolve_device
-from mfat.paths import output_dir
 from mfat.training import TrainConfig, train
 
 
@@ -54,10 +52,7 @@ def main(argv=None) -> int:
             rows.append({"objective": objective, "N": N, "L": L, "batch": args.batch,
                          "attack_steps": args.attack_steps, "device": device_name(dev), "s_per_step": per_step})
             print(f"{objective:12s} N={N:5d} L={L:3d}: {per_step * 1e3:8.1f} ms/step")
-    path = output_dir() / "benchmarks" / "training.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, pd.DataFrame(rows).to_csv(index=False))
-    print(f"wrote {path}")
+    write_table("training", rows)
     return 0
 
 
