@@ -23,21 +23,25 @@
 #
 # ## Theorem 5.4 (reconstructed) and its residual counterpart
 #
+# :::{prf:theorem} Theorem 5.4 (reconstructed): linear decrease of the weight variance {cite:p}`kumano2023meanfield`
+# :label: thm-weight-variance
+#
 # Assume (Assumption 5.2) that during early training the weights stay iid Gaussian with variance
 # $\sigma_w^2(t)/N$, so that Theorem 4.1 holds with $\sigma_w^2(t)$, and that the weights in the
 # backward pass can be treated as independent of the forward ones. Train with gradient flow on the
 # adversarial loss $L_{adv}(x) = \max_{\lVert\eta\rVert_p\le\epsilon}\lVert f(x+\eta) - f(x)\rVert_q$.
-# Then, for a vanilla network,
+# Then, for a vanilla network of {prf:ref}`def-relu-like`,
 #
 # $$
 # \sigma_w^2(t) \approx \sigma_w^2(0) - \frac{c\,\epsilon\,\beta_{p,q}\,\omega_v(0)^{L/2}}{N}\,t,\qquad c = 2,
-# $$
+# $$ (eq-variance-linear)
 #
 # and for a residual network the rate carries the extra factor $\alpha\sigma_w^2/\omega_r$:
 #
 # $$
 # \frac{d\sigma_w^2}{dt} \approx -\frac{c}{N}\,\frac{\alpha\sigma_w^2}{\omega_r}\,\epsilon\,\beta_{p,q}\,\omega_r^{L/2}.
-# $$
+# $$ (eq-variance-residual)
+# :::
 #
 # **What is confirmed and what is reconstructed.** That the weight variance decreases linearly, that
 # width slows the decrease, and that theory and experiment agree "in early training stages" are the
@@ -652,6 +656,46 @@ rank_share
 # removed a noticeable part of $L_{adv}$, after a time that hardly grows with $N$ here; width slows the
 # decrease of $\sigma_w^2$ (as $1/N$) but barely lengthens the window in which the linear law holds.
 #
+# ### Interactive: the predicted $\sigma_w^2(t)$ against the width
+#
+# The slider runs over the widths of the chapter (those of the width sweep and the Fig. 4 width). Each
+# frame shows {prf:ref}`thm-weight-variance` with the rate frozen at $t=0$ (the line
+# {eq}`eq-variance-linear`) and unfrozen (the ODE), for a vanilla network with $\sigma_w^2(0)$ =
+# {glue:text}`ch3_sw2_0`, $L$ = {glue:text}`ch3_L` and $\epsilon$ = {glue:text}`ch3_eps`, over the time
+# span of the Fig. 4 runs. At $N$ = {glue:text}`ch3_N`, the width that was trained for that long, it also
+# shows the measured $L_{adv}$-only curve and the identity integrated along the measured $L_{adv}(t)$; the
+# sweep networks ran only for the short window of the slope fit, so the other frames have no measured
+# curve. The static figures above are the fallback when the interactive figure cannot be shown.
+
+# %%
+from mfat.interactive import Series, show, slider_figure
+
+adv_tab = mnist["adv_only"]["table"]
+t_meas = adv_tab["t"].to_numpy()
+t_grid = np.linspace(0.0, float(t_meas[-1]), 200)
+empty = np.array([])
+ia_frames = {}
+for n_width in sorted(set(S.widths) | {S.N}):
+    here = n_width == S.N
+    ia_frames[f"N={n_width}"] = [
+        Series("Theorem 5.4, frozen rate", t_grid,
+               theory.sigma_w2_linear(t_grid, S.sigma_w2, S.eps, beta, S.L, n_width), "theory"),
+        Series("unfrozen ODE", t_grid, theory.sigma_w2_ode(t_grid, S.sigma_w2, S.eps, beta, S.L, n_width), "theory"),
+        Series("identity along measured L_adv(t)", t_meas if here else empty, integrated if here else empty, "theory"),
+        Series("measured (L_adv only)", t_meas if here else empty,
+               adv_tab["sigma_w2"].to_numpy() if here else empty, "measured"),
+    ]
+mfat.chapter.glue("ch3_sw2_0", S.sigma_w2)
+show(slider_figure(ia_frames, xlabel="training time t = lr × steps", ylabel="σ²_w(t) (mean over layers)",
+                   title=f"Theorem 5.4 against the width (L={S.L}, ε={S.eps}, p=q=∞)", slider_label="width: "),
+     "ch3-variance-width")
+
+# %% [markdown]
+# Moving the slider scales the time axis of both predictions by $N$: the line's slope is proportional to
+# $1/N$, and the ODE is a function of $t/N$ alone. At $N$ = {glue:text}`ch3_N` the measured curve starts
+# along the identity's prediction but falls far less than the line: {prf:ref}`thm-weight-variance`
+# overestimates $\mathbb E L_{adv}$ (Theorem 5.1 is an upper bound) and $L_{adv}$ itself decays fast.
+#
 # ## Fashion-MNIST
 #
 # The same experiment on Fashion-MNIST (same settings, same initial network).
@@ -702,6 +746,56 @@ all_slopes = list(mnist_slopes.values()) + (list(fashion_slopes.values()) if S.f
 mfat.chapter.glue("ch3_worst_slope", float(max(abs(m / p - 1) for m, p in all_slopes)))
 mfat.chapter.glue("ch3_over", float(rate_beta / mnist_slopes["adv_only"][0]))
 mfat.chapter.glue("ch3_wall", time.perf_counter() - _wall_start)
+
+# %% [markdown]
+# ## Exercises
+#
+# :::{admonition} Exercise 3.1
+# Take a vanilla ReLU network ($\alpha = 1/2$) at the critical initialisation $\sigma_w^2(0) = 2$ with
+# $L = 4$ (the depth of this chapter's quick profile). Solve the unfrozen ODE
+# $\dot\sigma_w^2 = -c\,\epsilon\beta\,(\alpha\sigma_w^2)^{L/2}/N$ of {prf:ref}`thm-weight-variance`
+# in closed form with $c = 2$, and compare it with the frozen-rate line {eq}`eq-variance-linear`: at
+# which time does the line reach $0$, and where is the ODE then?
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# With $w = \alpha\sigma_w^2$ the ODE reads $\dot w = -k\,w^{2}$, $k = c\alpha\epsilon\beta/N = \epsilon\beta/N$,
+# so $1/w(t) = 1/w(0) + kt$ and, since $w(0) = 1$, $\sigma_w^2(t) = 2/(1 + \epsilon\beta t/N)$ (the general
+# formula $w^{1-L/2} = w(0)^{1-L/2} + (L/2-1)kt$ at $L = 4$). Its slope at $t = 0$ is $-2\epsilon\beta/N$,
+# the slope of the line $\sigma_w^2(t) = 2 - 2\epsilon\beta t/N$, which reaches $0$ at $t^* = N/(\epsilon\beta)$.
+# There the ODE is at $\sigma_w^2(t^*) = 1$, half its initial value: the curves agree to first order
+# only, and the ODE decays like $1/t$ and never reaches $0$. Both depend on $t$ only through $t/N$,
+# which is what the slider of the interactive figure shows.
+# :::
+#
+# :::{admonition} Exercise 3.2
+# (a) By {prf:ref}`thm-weight-variance`, by what factor does the initial slope change from $N = 128$ to
+# $N = 256$, other settings fixed? Check it against the width table of this chapter (both widths are in
+# the quick profile's sweep). (b) Find the $\ell_2$ coefficient $\lambda$ for which weight decay alone,
+# $\dot\sigma_w^2 = -2\lambda\sigma_w^2$, has the same initial slope as the theorem, and explain why no
+# single $\lambda$ reproduces adversarial training at every width.
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# (a) The rate $-c\epsilon\beta_{p,q}\omega_v(0)^{L/2}/N$ depends on the width only through $1/N$
+# ($\beta_{p,q}$ depends on $d$ and $K$, $\omega_v(0) = \alpha\sigma_w^2(0)$ does not involve $N$), so
+# doubling $N$ halves the slope. In the width table the measured slope is $-2\overline{L_{adv}}/N$ to
+# the precision of the prediction column, so the measured ratio from $N = 128$ to $N = 256$ (the
+# "slope ratio" column of the table that follows it) is $2\times\overline{L_{adv}}(128)/\overline{L_{adv}}(256)$:
+# $2$ up to how much the measured mean loss differs between the two widths (finite width, four
+# networks each; it can push the ratio some way above $2$). The log-log fit over all widths averages
+# these differences out; its factor per doubling, printed below the table, is checked to be within 15%
+# of $2$. All measured slopes are smaller in magnitude than the theorem's, because PGD finds
+# $\mathbb E L_{adv}$ below the bound $\epsilon\beta\omega^{L/2}$ (Theorem 5.1).
+# (b) Equating $-2\lambda\sigma_w^2(0) = -2\epsilon\beta\,\omega_v(0)^{L/2}/N$ gives
+# $\lambda = \epsilon\beta\,\omega_v(0)^{L/2}/(N\sigma_w^2(0))$; at $\omega_v(0) = 1$, $\sigma_w^2(0) = 2$ this is
+# $\epsilon\beta/(2N)$, about $0.3\times\beta/256$ for the quick profile (with the $\beta$ printed above).
+# The required $\lambda$ is proportional to $1/N$, while the $\ell_2$ law is width independent; it is
+# also exponential in $t$ rather than linear. So adversarial training acts like a weight decay whose
+# strength falls with the width, not like a fixed one.
+# :::
 
 # %%
 ctx.finish()

@@ -24,44 +24,70 @@
 #
 # ## Definition 5.5 and Lemma 5.5
 #
+# :::{prf:definition} $(M,m)$-trainability {cite:p}`kumano2023meanfield`
+# :label: def-trainable
+#
 # For thresholds $0 < m\le 1\le M$, a network of depth $L$ is **$(M, m)$-trainable** when its squared
 # Jacobian gain $\omega^L$ ($= d\,\mathrm{Var}\,J_{ij}$ by Theorem 4.1, the factor by which gradients are
 # scaled) satisfies
 #
-# $$ m \;\le\; \omega^L \;\le\; M .$$
+# $$
+# m \;\le\; \omega^L \;\le\; M .
+# $$ (eq-trainable)
+# :::
 #
-# **Lemma 5.5.** A vanilla network ($\omega_v = \alpha\sigma_w^2$) is $(M,m)$-trainable iff
+# :::{prf:lemma} Trainable regions {cite:p}`kumano2023meanfield`
+# :label: lem-trainable-regions
+#
+# A vanilla network ($\omega_v = \alpha\sigma_w^2$) is $(M,m)$-trainable iff
 # $m^{1/L}\le\alpha\sigma_w^2\le M^{1/L}$; a residual network ($\omega_r = 1 + \alpha\sigma_w^2$) iff
 # $\alpha\sigma_w^2\le M^{1/L}-1$ (its lower condition always holds, since $\omega_r^L\ge1\ge m$).
+# :::
+#
+# :::{prf:proof}
+# Take $L$-th roots in {eq}`eq-trainable`: $x\mapsto x^{1/L}$ is increasing on $[0,\infty)$, so
+# $m\le\omega^L\le M$ iff $m^{1/L}\le\omega\le M^{1/L}$. Substitute $\omega_v$ or $\omega_r$; for the
+# residual network $\omega_r\ge1\ge m^{1/L}$ always.
+# :::
 #
 # ## Theorem 5.6: vanilla networks leave the trainable set
 #
+# :::{prf:theorem} Vanilla networks lose $(M,m)$-trainability {cite:p}`kumano2023meanfield`
+# :label: thm-vanilla-exit
+#
 # Start a vanilla network trainable, at $\alpha\sigma_w^2(0) = 1$. Under adversarial training
-# $\sigma_w^2$ falls at the rate of Theorem 5.4 (chapter 3), so it leaves the trainable set when
-# $\alpha\sigma_w^2(t)$ reaches $m^{1/L}$, at the time
+# $\sigma_w^2$ falls at the rate of Theorem 5.4 (chapter 3), so it leaves the trainable set of
+# {prf:ref}`lem-trainable-regions` when $\alpha\sigma_w^2(t)$ reaches $m^{1/L}$, at the time
 #
 # $$
 # T = \frac{N\big(\alpha\sigma_w^2(0) - m^{1/L}\big)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,\omega_v(0)^{L/2}}
 # \;\overset{\omega_v(0)=1}{=}\; \frac{N\,(1-m^{1/L})}{c\,\alpha\,\epsilon\,\beta_{p,q}}
 # \;\approx\; \frac{N\ln(1/m)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,L}
-# $$
+# $$ (eq-exit-time)
+# :::
 #
-# (the *linear law*: the rate frozen at $t=0$). So $T$ grows linearly with the width and falls like
+# This is the *linear law* (the rate frozen at $t=0$). So $T$ grows linearly with the width and falls like
 # $1/L$, $1/\epsilon$ and $1/\beta_{p,q}$. If the rate is not frozen, $w = \alpha\sigma_w^2$ obeys
 # $\dot w = -(c\alpha\epsilon\beta/N)\,w^{L/2}$, which slows down as $w$ falls (the *unfrozen ODE*), and
 # $T_{ODE} = N\big(m^{1/L-1/2} - 1\big)/\big((L/2-1)\,c\,\alpha\epsilon\beta\big)$ for $L>2$: an order of
 # magnitude later.
 #
-# **Theorem 5.7: residual networks stay trainable.** If $\alpha\sigma_w^2(0)\le M^{1/L}-1$, adversarial
-# training only decreases $\sigma_w^2$, which keeps $\omega_r^L\le M$, and $\omega_r^L\ge1\ge m$ always:
-# the network is $(M,m)$-trainable for all $t$.
+# :::{prf:theorem} Residual networks stay $(M,m)$-trainable {cite:p}`kumano2023meanfield`
+# :label: thm-residual-stays
+#
+# If $\alpha\sigma_w^2(0)\le M^{1/L}-1$, adversarial training only decreases $\sigma_w^2$, which keeps
+# $\omega_r^L\le M$, and $\omega_r^L\ge1\ge m$ always: the residual network is $(M,m)$-trainable
+# ({prf:ref}`def-trainable`) for all $t$.
+# :::
 #
 # **Fig. 5.** With a fixed budget $t$ (gradient-flow time, $t = \eta_{lr}\times$steps), the vanilla
 # networks that are still trainable at the end are those wider than
 #
-# $$ N^*(L) = \frac{c\,t\,\alpha\,\epsilon\,\beta_{p,q}}{1-m^{1/L}}\qquad(\text{linear law}),$$
+# $$
+# N^*(L) = \frac{c\,t\,\alpha\,\epsilon\,\beta_{p,q}}{1-m^{1/L}}\qquad(\text{linear law}),
+# $$ (eq-critical-width)
 #
-# a slowly rising line in $L$, with $m = 10^{-4}$ as in the paper.
+# (set $T = t$ in {eq}`eq-exit-time` and solve for $N$), a slowly rising line in $L$, with $m = 10^{-4}$ as in the paper.
 #
 # **What is confirmed and what is reconstructed.** The names and claims (vanilla networks lose
 # adversarial trainability, residual networks keep it, width helps, Fig. 5 with $m = 10^{-4}$, $p=q=\infty$,
@@ -485,6 +511,32 @@ mfat.chapter.glue("ch4_threshold", threshold)
 display(table.round(3))
 obs_table
 
+# %% [markdown]
+# ### Interactive: the boundary $N^*(L)$ for other budgets
+#
+# The predicted boundary {eq}`eq-critical-width` of {prf:ref}`thm-vanilla-exit` for both laws
+# (`mfat.theory.critical_width`), at multiples of this run's budget $t = \eta_{lr}\times$steps; both are
+# exactly proportional to $t$. The markers are this grid's observed boundary (the smallest width from
+# which every wider cell trains), shown only in the frame of the budget actually trained. Move the slider;
+# the static Fig. 5 heat maps above are the fallback for readers without JavaScript.
+
+# %%
+from mfat.interactive import Series, show, slider_figure
+
+obs_arr = np.array(obs_boundary, dtype=float)
+obs_ok = np.isfinite(obs_arr)
+ch4_frames = {}
+for factor in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0):
+    # N*(L) is linear in the budget, so the frames rescale the boundaries computed above
+    ch4_frames[f"{factor:g}× (t = {factor * t_budget:.3g})"] = [
+        Series("N*(L), linear law", L_fine, factor * boundary_fine["linear"], "theory"),
+        Series("N*(L), unfrozen ODE", L_fine, factor * boundary_fine["ode"], "theory"),
+        Series("observed boundary (this grid)", np.asarray(S.depths, dtype=float)[obs_ok] if factor == 1.0 else [],
+               obs_arr[obs_ok] if factor == 1.0 else []),
+    ]
+show(slider_figure(ch4_frames, xlabel="depth L", ylabel="critical width N*", log_y=True,
+                   slider_label="budget: ", title="Theorem 5.6: widths above N*(L) stay trainable"), "ch4-critical-width")
+
 # %%
 acc_std = grids["vanilla standard"]["acc"].mean(axis=2)
 acc_res = grids["residual adversarial"]["acc"].mean(axis=2)
@@ -612,6 +664,45 @@ pd.DataFrame([{**speed, "ratio": speed_ratio}]).round(3)
 #
 # Doubling the steps doubles $N^*(L)$; the full profile (`--profile full`, meant for a GPU) is the paper's
 # scale, $L\in\{2,\dots,20\}$ and $N\in\{64,\dots,4096\}$, with the Fashion-MNIST grid.
+#
+# ## Exercises
+#
+# :::{admonition} Exercise 4.1
+# Using the linear law {eq}`eq-critical-width`, (a) show that $N^*(L)\approx c\,t\,\alpha\epsilon\beta\,L/\ln(1/m)$
+# for large $L$, and (b) find the exact factor by which $N^*(L)$ changes when the threshold is loosened from
+# $m=10^{-4}$ to $m=10^{-2}$. Evaluate it at $L=2$ and $L=10$, and say what it tends to as $L\to\infty$.
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# (a) $1-m^{1/L} = 1-e^{-\ln(1/m)/L} = \ln(1/m)/L + O(L^{-2})$, so the denominator of {eq}`eq-critical-width`
+# is $\approx\ln(1/m)/L$ and $N^*$ grows linearly in $L$ (doubling the depth roughly doubles the width needed).
+# (b) Put $x = 10^{-2/L}$, so $(10^{-4})^{1/L} = x^2$ and $(10^{-2})^{1/L} = x$. The ratio is
+# $N^*_{m=10^{-2}}/N^*_{m=10^{-4}} = (1-x^2)/(1-x) = 1+x = 1+10^{-2/L}$: $1.1$ at $L=2$, $1+10^{-0.2}\approx1.63$
+# at $L=10$, and $\to 2 = \ln(10^4)/\ln(10^2)$ as $L\to\infty$, as (a) predicts. A looser $m$ means a
+# network counts as untrainable sooner, so wider networks are needed. Check:
+# `theory.critical_width(10, 1.0, 0.3, beta, m=1e-2) / theory.critical_width(10, 1.0, 0.3, beta)` gives 1.631.
+# :::
+#
+# :::{admonition} Exercise 4.2
+# Derive the unfrozen-ODE exit time of {prf:ref}`thm-vanilla-exit`: solve
+# $\dot w = -k\,w^{L/2}$, $k = c\alpha\epsilon\beta/N$, $w(0)=1$, up to $w(T) = m^{1/L}$. Treat $L>2$ and $L=2$,
+# and compute $T_{ODE}/T_{lin}$ for $m=10^{-4}$ at $L=2$ and $L=10$. Why does the same calculation give
+# no exit for a residual network ({prf:ref}`thm-residual-stays`)?
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# Separate the variables: $kT = \int_{m^{1/L}}^{1} w^{-L/2}\,dw$. For $L>2$ this is
+# $\big[w^{1-L/2}/(1-L/2)\big]_{m^{1/L}}^{1} = (m^{1/L-1/2}-1)/(L/2-1)$; for $L=2$ it is
+# $\ln(m^{-1/2}) = \tfrac12\ln(1/m)$. The linear law gives $kT_{lin} = 1-m^{1/L}$. At $L=2$:
+# $T_{ODE}/T_{lin} = 4.605/0.99 \approx 4.65$. At $L=10$: $m^{1/L-1/2} = 10^{1.6}\approx 39.8$, so
+# $kT_{ODE} = 38.8/4 = 9.70$, while $kT_{lin} = 1-10^{-0.4} = 0.602$: a ratio $\approx 16.1$, the "order of
+# magnitude later" of the text (`theory.exit_time(1000, 10, 0.3, beta, law="ode") / theory.exit_time(1000, 10, 0.3, beta)`
+# returns 16.12). A residual network has $\omega_r = 1+\alpha\sigma_w^2\ge1$, so $\omega_r^L\ge 1\ge m$ no
+# matter how far $\sigma_w^2$ falls: there is no lower exit to reach, and because $\sigma_w^2$ only decreases
+# the upper condition $\omega_r^L\le M$ that held at $t=0$ keeps holding, so $T=\infty$.
+# :::
 
 # %%
 ctx.finish()

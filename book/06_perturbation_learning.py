@@ -736,6 +736,49 @@ _ = glue("ch6_net_agree_min", float(min(net_agree.values())))
 # momentum has to build up). Setting `sg_eps_a=0.01` (the authors' value) makes the default claim "perturbation
 # accuracy $\ge0.9$" depend on the draw of the target labels, which is the point of the random-offset condition.
 # With $\gamma\to1$ the network is linear, $\Phi\equiv1$ and $\hat g\propto\hat f$ exactly.
+#
+# ## Exercises
+#
+# :::{admonition} Exercise 6.1
+# Using {eq}`eq-phi-closed`, show that $\Phi$ is non-increasing in the angle $\theta$ and that for inputs of
+# norm $\lVert z_1\rVert^2=\lVert z_2\rVert^2=d$ it lies in $[(1+\gamma)^2/4,\ (1+\gamma^2)/2]$. Evaluate it for
+# two orthogonal inputs of that norm. What does the lower bound say about the weights of the sum in
+# {prf:ref}`thm-direction`?
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# The numerator $(1+\gamma^2)(\pi-\theta)+2\gamma\theta$ has derivative $-(1+\gamma^2)+2\gamma = -(1-\gamma)^2\le0$
+# in $\theta$, so $\Phi$ falls from $(1+\gamma^2)/2$ at $\theta=0$. For inputs of norm $\sqrt d$,
+# $\rho = (z_1^\top z_2/d+1)/2 = (\cos\angle(z_1,z_2)+1)/2\in[0,1]$: the bias keeps $\rho\ge0$, so
+# $\theta\le\pi/2$ and $\Phi\ge\big((1+\gamma^2)\tfrac\pi2+\gamma\pi\big)/(2\pi) = (1+\gamma)^2/4$ (reached by
+# $z_2=-z_1$). Orthogonal inputs have $\rho=\tfrac12$, $\theta=\pi/3$ and
+# $\Phi = \big((1+\gamma^2)\tfrac{2\pi}3+\tfrac{2\gamma\pi}3\big)/(2\pi) = (1+\gamma+\gamma^2)/3$, i.e. $1/3$ for
+# ReLU, against $\Phi(z,z)=1/2$. So in {eq}`eq-direction` every training sample $x_k$ enters with a weight
+# $\Phi(x_n,x_k)$ between $1/4$ and $1/2$ (ReLU): nearby samples count at most twice as much as opposite ones,
+# and the perturbation of one sample carries the whole training set, not just its neighbours.
+# :::
+#
+# :::{admonition} Exercise 6.2
+# Take $\gamma=1$ (a linear network, $\Phi\equiv1$) and drop the residual $\nabla_x f_0$ in {eq}`eq-direction`.
+# Show that every $v_n$ is a positive multiple of the same vector $s = \frac1N\sum_k y_kx_k$, and that in
+# scenario (a) ($r_n = \eta_n$) the signal of {eq}`eq-g-lazy` is $\hat g(z) = \hat f(z)/\lVert s\rVert$. How
+# large is the random offset, and what does it imply for small $\epsilon$?
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# With $\Phi\equiv1$, $v_n = T_f\,s$ for every $n$, so $v_n/\lVert v_n\rVert = s/\lVert s\rVert$ and
+# $\eta_n = \epsilon\,y^{adv}_n\,s/\lVert s\rVert$: all perturbations are $\pm\epsilon$ times one unit vector, the
+# class-signed sum of the training samples. Then
+# $\hat g(z) = \frac1N\sum_n z^\top s/\lVert s\rVert = s^\top z/\lVert s\rVert$, while
+# $\hat f(z) = \frac1N\sum_ny_nx_n^\top z = s^\top z$: $\hat g = \hat f/\lVert s\rVert$, so their signs agree
+# everywhere. The learned part of $g$ is $\frac{T_g}N\sum_ny^{adv}_n(z^\top\eta_n+1)
+# = \epsilon T_g\,\hat g(z) + T_g\bar y^{adv}$, with $\bar y^{adv} = \frac1N\sum_ny^{adv}_n$ of mean 0 and standard
+# deviation $1/\sqrt N$ (the "+1" of the bias). $g$ predicts like $f$ only where
+# $\epsilon\lvert\hat g(z)\rvert\gg1/\sqrt N$ (and $\gg\lvert g_0(z)\rvert/T_g$): at $\epsilon=0$ its accuracy is chance, and at small $\epsilon$ the
+# draw of the target labels decides each seed, as the chapter measures at $\epsilon=0.01$.
+# :::
 
 # %%
 ctx.finish()

@@ -47,6 +47,59 @@
 # or sign step does not see the scale of $\theta$, so $\delta_i(c\theta) = \delta_i(\theta)$ and
 # **$q_i$ is $L$-homogeneous too**: this is what lets the margin theory of homogeneous networks carry over.
 
+# %% [markdown]
+# ## The statements
+#
+# Two results on *standard* training frame the chapter. The first is for linear classifiers:
+#
+# :::{prf:theorem} Gradient descent on separable data {cite:p}`soudry2018implicit`
+# :label: thm-soudry
+#
+# Let the data be linearly separable and $\ell(z)=e^{-z}$. Gradient descent with a small enough constant
+# step on $\mathcal L(w)=\frac1n\sum_i\ell(y_iw^\top x_i)$ gives $\lVert w(t)\rVert\to\infty$ and
+# $w(t)/\lVert w(t)\rVert\to u^*$, the direction of the hard-margin SVM
+# $\min_w\frac12\lVert w\rVert^2$ s.t. $y_iw^\top x_i\ge1$; the angle closes only like $1/\log t$.
+# :::
+#
+# For deep linear networks {cite:t}`ji2019gradient` show that the end-to-end vector
+# $w = (W_L\cdots W_1)^\top$ converges in direction to the same $u^*$ and that the layers become
+# rank one and aligned (section 4). For homogeneous networks the max-margin problem is only reached up to
+# first-order optimality:
+#
+# :::{prf:theorem} Margin maximisation in homogeneous networks {cite:p}`lyu2020gradient`
+# :label: thm-lyu-li
+#
+# Let $f(\theta;x)$ be $L$-homogeneous and locally Lipschitz, $\ell(z)=e^{-z}$, and suppose gradient flow
+# reaches a time $t_0$ with $\mathcal L(\theta(t_0))<\ell(0)/n$. Then for $t\ge t_0$ the smoothed normalised
+# margin $\tilde\gamma(\theta) = -\log(\sum_ie^{-y_if(\theta;x_i)})/\lVert\theta\rVert^L$ is non-decreasing,
+# $\lVert\theta(t)\rVert\to\infty$, and every limit point of $\theta(t)/\lVert\theta(t)\rVert$ is the
+# direction of a KKT point of $\min_\theta\frac12\lVert\theta\rVert^2$ s.t. $y_if(\theta;x_i)\ge1$.
+# :::
+#
+# The paper's two statements, as this chapter reconstructs them (only the abstract was read; the
+# precise conditions are ours):
+#
+# :::{prf:theorem} Implicit bias of adversarial training (reconstructed) {cite:p}`lyu2022implicit`
+# :label: thm-adv-implicit-bias
+#
+# Let $\ell(z)=e^{-z}$ and let every $\delta_i(\theta)$ be an FGM, FGSM or PGD perturbation of size
+# $\epsilon$, so that the adversarial margins $q_i(\theta)$ are $L$-homogeneous.
+#
+# 1. *Deep linear networks.* If the data are linearly separable with margin $\gamma^*>\epsilon$ and the
+#    perturbation is $\ell_2$, the direction of $W_L\cdots W_1$ under adversarial gradient descent
+#    converges to the max-margin direction $u^*$ of the *original* data.
+# 2. *Homogeneous networks.* If adversarial training reaches $\mathcal L(\theta(t_0))<\ell(0)/n$, the
+#    normalised adversarial margin is eventually non-decreasing and every limit direction of
+#    $\theta(t)/\lVert\theta(t)\rVert$ is that of a KKT point of
+#    $\min_\theta\frac12\lVert\theta\rVert^2$ s.t. $q_i(\theta)\ge1$, a margin problem on the
+#    *adversarial* examples.
+# :::
+#
+# Sections 2 to 4 test part 1 of {prf:ref}`thm-adv-implicit-bias` (with {prf:ref}`thm-soudry` as the
+# $\epsilon=0$ baseline), section 5 shows that for $\ell_\infty$ perturbations the target is a different
+# (mixed-norm) direction, and section 6 tests part 2, in the form of {prf:ref}`thm-lyu-li` applied to the
+# $q_i$.
+
 # %% tags=["parameters"]
 # Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
 profile = "quick"
@@ -592,6 +645,45 @@ summary.round(4)
 #
 # A smaller $\ell_\infty$ budget moves the robust target back towards $u^*$; a longer ReLU run lowers
 # the KKT residual further.
+#
+# ## Exercises
+#
+# :::{admonition} Exercise 7.1
+# Let $\delta_i(\theta)$ be the FGM perturbation, $\delta_i = \epsilon\,g_i/\lVert g_i\rVert_2$ with
+# $g_i = \nabla_x\ell(y_if(\theta;x_i))$, for an $L$-homogeneous $f$. Show that $q_i(c\theta) = c^Lq_i(\theta)$
+# for $c>0$, and deduce Euler's identity $\nabla q_i(\theta)\cdot\theta = L\,q_i(\theta)$ (at fixed
+# $\delta_i$) used by the KKT residual of section 6. Which assumption of
+# {prf:ref}`thm-adv-implicit-bias` does this supply?
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# $g_i(c\theta) = \ell'(y_ic^Lf(\theta;x_i))\,y_i\,c^L\nabla_xf(\theta;x_i)$, and $\ell'(z) = -e^{-z}<0$ for
+# every $z$, so $g_i(c\theta)$ is a *positive* multiple of $g_i(\theta)$ and the normalised step is unchanged:
+# $\delta_i(c\theta)=\delta_i(\theta)$. Hence $q_i(c\theta) = y_if(c\theta;x_i+\delta_i) = c^Lq_i(\theta)$
+# (the same holds for FGSM's sign step and for PGD, whose every step and projection is scale free).
+# Differentiating $q_i(c\theta)=c^Lq_i(\theta)$ in $c$ at $c=1$, with $\delta_i$ held fixed, gives
+# $\nabla q_i\cdot\theta = Lq_i$. This is the homogeneity of the margins that lets
+# {prf:ref}`thm-lyu-li` carry over to adversarial training in part 2.
+# :::
+#
+# :::{admonition} Exercise 7.2
+# For a linear classifier $w$ and the $\ell_2$ budget $\epsilon$, show that the normalised adversarial
+# margin $\min_iq_i/\lVert w\rVert$ is maximised by the SVM direction $u^*$ with value $\gamma^*-\epsilon$,
+# and explain what the chapter's runs at $\epsilon=1.2\gamma^*$ should show. What changes for $\ell_\infty$?
+# :::
+#
+# :::{admonition} Solution
+# :class: dropdown
+# By Hölder the worst $\ell_2$ perturbation gives $q_i = y_iw^\top x_i - \epsilon\lVert w\rVert_2$, so with
+# $u = w/\lVert w\rVert$, $\min_iq_i/\lVert w\rVert = \min_iy_iu^\top x_i - \epsilon$: the clean margin of $u$
+# minus a constant, maximised by $u^*$ with value $\gamma^*-\epsilon$ (part 1 of
+# {prf:ref}`thm-adv-implicit-bias`). At $\epsilon=1.2\gamma^*$ every direction has a negative adversarial
+# margin, so the mean loss stays at least $\ell(0)/n = 1/n$, $t_0$ never comes, $\lVert w\rVert$ stops
+# growing and nothing drives the direction to $u^*$ (section 3 asserts the loss floor at every step). For $\ell_\infty$ the penalty is $\epsilon\lVert u\rVert_1$, which
+# varies over the sphere, so the maximiser is the mixed-norm robust direction instead (section 5: on E2 FGSM
+# ends closer to it than to $u^*$).
+# :::
 
 # %%
 ctx.finish()
