@@ -18,6 +18,7 @@ Gradients are taken with ``torch.autograd.grad`` with respect to the perturbatio
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import torch
@@ -75,7 +76,7 @@ def project_l1_ball(v: torch.Tensor, eps: float) -> torch.Tensor:
     return w.reshape(v.shape)
 
 
-class _Step:
+class _Step(ABC):
     """Threat model {eta : ||eta||_p <= eps} (centred at 0; ``x + eta`` is the adversarial input)."""
 
     p: float
@@ -83,20 +84,21 @@ class _Step:
     def __init__(self, eps: float):
         self.eps = check_real("eps", eps, min_value=0.0)
 
+    @abstractmethod
     def project(self, eta: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The exact Euclidean projection onto the ball, per example."""
 
+    @abstractmethod
     def direction(self, g: torch.Tensor) -> torch.Tensor:
         """argmax_{||delta||_p <= 1} <g, delta>, per example."""
-        raise NotImplementedError
 
     def step(self, eta: torch.Tensor, g: torch.Tensor, step_size: float) -> torch.Tensor:
         """Steepest-ascent step eta + step_size * direction(g) (not projected)."""
         return eta + step_size * self.direction(g)
 
+    @abstractmethod
     def random_start(self, shape, *, dtype, device, generator: torch.Generator | None = None) -> torch.Tensor:
         """A point drawn uniformly from the ball of radius ``eps``, shape ``shape`` = (B, ...)."""
-        raise NotImplementedError
 
     def norm(self, eta: torch.Tensor) -> torch.Tensor:
         """||eta||_p per example, shape (B,)."""
