@@ -19,8 +19,9 @@ from ..linearize import activation_slopes, decompose
 from ..networks import NetworkSpec
 from ..norms import dual_exponent, normalise_p
 from ..sampling import sample_chain, sample_explicit, sample_units
-from ..stats import (Z_DEFAULT, excess_kurtosis, ks_distance_normal, ks_tolerance, mean_tolerance,
-                     variance_ratio_tolerance)
+from ..stats import (Z_DEFAULT, batch_standard_error, excess_kurtosis, fisher_correlation_tolerance,  # noqa: F401
+                     ks_distance_normal, ks_tolerance, mean_tolerance, two_sample_ks_tolerance,
+                     uncorrelated_tolerance, variance_ratio_tolerance)
 from ..validation import check_int, check_real
 
 __all__ = [
@@ -41,46 +42,6 @@ __all__ = [
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy()
-
-
-# ----------------------------------------------------------------------------- statistics
-def batch_standard_error(samples, statistic, n_batches: int = 25) -> float:
-    """Standard error of ``statistic(samples)`` from ``n_batches`` disjoint batches: sd(batch values)/sqrt(B).
-
-    ``samples``: array (n, ...) of iid rows; ``statistic``: array -> float. Makes no distributional assumption,
-    so it is used for statistics of heavy-tailed finite-width samples (kurtosis, correlation of squares).
-    """
-    samples = np.asarray(samples)
-    n_batches = check_int("n_batches", n_batches, min_value=2, max_value=len(samples))
-    values = [statistic(b) for b in np.array_split(samples, n_batches)]
-    return float(np.std(values, ddof=1) / math.sqrt(n_batches))
-
-
-def fisher_correlation_tolerance(r: float, n: int, z: float = Z_DEFAULT) -> float:
-    """Half-width, in r, of the Fisher interval tanh(atanh r +- z/sqrt(n-3)) around a sample correlation r."""
-    n = check_int("n", n, min_value=4)
-    r = float(np.clip(check_real("r", r, min_value=-1.0, max_value=1.0), -0.999999, 0.999999))
-    w = z / math.sqrt(n - 3)
-    return float(max(math.tanh(math.atanh(r) + w) - r, r - math.tanh(math.atanh(r) - w)))
-
-
-def two_sample_ks_tolerance(n1: int, n2: int, alpha: float = 1e-4) -> float:
-    """Critical two-sample KS distance at level alpha: ks_tolerance at the effective size n1 n2 / (n1 + n2)."""
-    n1, n2 = check_int("n1", n1, min_value=1), check_int("n2", n2, min_value=1)
-    return ks_tolerance(1, alpha) * math.sqrt((n1 + n2) / (n1 * n2))
-
-
-def uncorrelated_tolerance(n: int, kurt_J: float, kurt_a: float, corr_sq: float, z: float = Z_DEFAULT) -> float:
-    """Tolerance on the sample correlation of J and a, whose true value is 0, when they are dependent.
-
-    For uncorrelated X, Y the sample correlation has variance E[X^2 Y^2] / (E X^2 E Y^2) / n to leading order;
-    with the exact finite-width moments (:func:`mfat.theory.finite_width_moments`) that ratio is
-    1 + corr(J^2, a^2) sqrt((kappa_J + 2)(kappa_a + 2)). Reduces to ``mfat.stats.correlation_tolerance`` when
-    J and a are independent.
-    """
-    n = check_int("n", n, min_value=2)
-    factor = 1.0 + corr_sq * math.sqrt((kurt_J + 2.0) * (kurt_a + 2.0))
-    return z * math.sqrt(max(factor, 0.0) / n)
 
 
 def law_summary(samples, variance: float, kurtosis: float = 0.0, z: float = Z_DEFAULT) -> dict:
