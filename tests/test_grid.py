@@ -149,3 +149,6 @@ def test_depth_width_grid_cells_are_single_runs():
     assert out["acc"][1, 1, 1] == pytest.approx(ref.clean_acc.iloc[-1], abs=1e-12)
     assert out["sigma_w2"][1, 1, 1] == pytest.approx(ref.sigma_w2.iloc[-1], rel=1e-10)
     assert out["L_adv_0"][1, 1, 1] == pytest.approx(ref.L_adv.iloc[0], rel=1e-10)
+    from mfat.experiments.trainability import jacobian_gain
+    assert out["gain"][1, 1, 1] == pytest.approx(jacobian_gain(net, X[:64]), rel=1e-8)  # net was trained in place
+    assert (out["gain"] > 0).all()

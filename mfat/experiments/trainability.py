@@ -73,7 +73,8 @@ def cell_seed(base: int, N: int, L: int, rep: int) -> int:
 def depth_width_grid(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], widths: Sequence[int],
                      config: TrainConfig, *, sigma_w2: float, sigma_b2: float = 0.0, residual: bool = False,
                      u: float = 1.0, v: float = 0.0, n_seeds: int = 1, seed: int = 0, X_eval=None, y_eval=None,
-                     device="cpu", dtype=torch.float32, max_cells: int | None = None, progress: bool = False) -> dict:
+                     device="cpu", dtype=torch.float32, max_cells: int | None = None, gain_examples: int = 64,
+                     progress: bool = False) -> dict:
     """Train one network per (width, depth, seed) for ``config.steps`` steps; the Fig. 5 heat map data.
 
     All cells of one width are trained together with :func:`mfat.grid.train_grid` (``max_cells`` bounds how
@@ -82,18 +83,22 @@ def depth_width_grid(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wi
 
     Returns float64 arrays indexed [width, depth, seed]: ``acc`` (final training-set accuracy on the evaluation
     set), ``acc0`` (at step 0), ``sigma_w2`` and ``sigma_w2_0`` (mean over layers, final and initial),
-    ``L_adv_0`` and ``L_adv`` (first and last recorded batch means; NaN for standard training), ``grad_norm_0``;
+    ``L_adv_0`` and ``L_adv`` (first and last recorded batch means; NaN for standard training), ``grad_norm_0``,
+    ``gain`` (the final measured omega^L of Definition 5.5, :func:`jacobian_gain` on the first ``gain_examples``
+    evaluation inputs: the quantity the (M, m)-trainability of Lemma 5.5 / Theorem 5.7 is about);
     ``depths``, ``widths`` (int arrays) and ``seconds`` (wall time per width).
     """
     depths = [check_int("depths", L, min_value=1) for L in depths]
     widths = [check_int("widths", N, min_value=1) for N in widths]
     n_seeds = check_int("n_seeds", n_seeds, min_value=1)
     sigma_w2 = check_real("sigma_w2", sigma_w2, min_value=0.0)
+    gain_examples = check_int("gain_examples", gain_examples, min_value=1)
     device = resolve_device(device)
+    X_gain = (X if X_eval is None else X_eval)[:gain_examples]
     K = int(y.max()) + 1
     shape = (len(widths), len(depths), n_seeds)
     res = {k: np.full(shape, np.nan) for k in ("acc", "acc0", "sigma_w2", "sigma_w2_0", "L_adv", "L_adv_0",
-                                                "grad_norm_0")}
+                                                "grad_norm_0", "gain")}
     seconds = []
     cells = [(j, L, r) for j, L in enumerate(depths) for r in range(n_seeds)]
     chunk = max_cells or len(cells)
@@ -105,8 +110,9 @@ def depth_width_grid(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wi
                                 generator=make_generator(cell_seed(seed, N, L, r), device=device),
                                 dtype=dtype, device=device) for _, L, r in part]
             gens = [make_generator(cell_seed(seed, N, L, r) + 1, device=device) for _, L, r in part]
-            _, table = train_grid(NetStack(nets), X, y, config, generators=gens, X_eval=X_eval, y_eval=y_eval,
-                                  progress=progress)
+            stack, table = train_grid(NetStack(nets), X, y, config, generators=gens, X_eval=X_eval, y_eval=y_eval,
+                                      progress=progress)
+            trained = stack.to_networks()
             first = table[table.step == 0].sort_values("cell")
             last = table[table.step == config.steps].sort_values("cell")
             for c, (j, _, r) in enumerate(part):
@@ -117,6 +123,7 @@ def depth_width_grid(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wi
                 res["L_adv"][i, j, r] = last.L_adv.iloc[c]
                 res["L_adv_0"][i, j, r] = first.L_adv.iloc[c]
                 res["grad_norm_0"][i, j, r] = first.grad_norm.iloc[c]
+                res["gain"][i, j, r] = jacobian_gain(trained[c], X_gain)
         seconds.append(time.perf_counter() - start)
     res.update(depths=np.array(depths), widths=np.array(widths), seconds=np.array(seconds))
     return res
