@@ -362,8 +362,9 @@ for K, d in zip(S.table_K, S.table_d):
 # $P_{out}$ Gaussian and independent of $G$, so the rows of $J$ are *exactly* iid $\mathcal N(0, G^\top G/N)$;
 # the only finite-width effect is that $G^\top G/N$ is not yet $(\omega^L/d) I$. Its anisotropy, which grows with
 # $d/N$ and with the depth, inflates the norms. The paper therefore uses $N=40000$ with $K=100$. The quick
-# profile cannot afford that width; it keeps $N/d$ and $N/K$ large by using $K=10$ (the full profile uses
-# the paper's $K=100$), and a section below measures the excess at $K=100$.
+# profile cannot afford that width for explicit networks; it keeps $N/d$ and $N/K$ large by using $K=10$ (the
+# full profile uses the paper's $K=100$). The section "The exact law at finite width" computes the law of $J$
+# at any width, predicts the excess of these networks, and redraws Fig. 3 at $N=40000$, $K=100$.
 
 # %%
 OMEGA = theory.omega(S.sigma_w2)
@@ -408,36 +409,58 @@ def beta_for_bound(beta_entry, pq, d, K):
 
 
 # %%
+def fig3_law_run():
+    gen = ctx.generator(8)
+    configs = [dict(d=d, N=S.N, K=S.K, L=S.L, sigma_w2=S.sigma_w2, sigma_b2=S.sigma_b2) for d in S.d_values]
+    return al.chain_norms(configs, S.law_samples, PAIRS, generator=gen, restarts=S.norm_restarts)
+
+
+fig3_law = ctx.cached("fig3-law", fig3_law_run)
+
+
+def law_stats(res, c, j):
+    """Mean, spread and standard error of the exact-law samples of ||J||_{p,q} for config c, pair j."""
+    v = res["norm"][c, j]
+    return v.mean(), v.std(ddof=1), v.std(ddof=1) / math.sqrt(v.size)
+
+
+def fig3_figure(d_values, stat, beta, K, scale, ylabel, measured_label, title):
+    """The Fig. 3 grid of panels: stat(c, j) -> (mean, sd) against d with the predictions scale * beta."""
+    d_arr = np.asarray(d_values, dtype=float)
+    d_fine = np.geomspace(d_arr.min(), d_arr.max(), 60)
+    fig, axes = plotting.figure(len(S.qs), len(S.ps), height=2.4, sharex=True)
+    for j, pq in enumerate(PAIRS):
+        ax = axes[S.ps.index(pq[0]), S.qs.index(pq[1])]
+        m, sd = np.array([stat(c, j)[:2] for c in range(len(d_arr))]).T
+        mc = np.array([beta[d][pq][0] for d in d_values])
+        plotting.measured(ax, d_arr, m, yerr=sd, label=measured_label, color=plotting.colors()[0])
+        plotting.theory_line(ax, d_arr, scale * mc, ls="-", lw=1.2,
+                             label="$\\epsilon\\beta\\omega^{L/2}$, $\\beta$ = Monte Carlo (of lower bounds where NP-hard)")
+        plotting.theory_line(ax, d_fine, [scale * bounds.beta(*pq, int(round(d)), K, "bound") for d in d_fine],
+                             label="closed-form upper bound $\\epsilon\\bar\\beta\\omega^{L/2}$")
+        if pq == (2.0, math.inf):
+            ax.plot(d_fine, [scale * bounds.beta(2, 2, int(round(d)), K, "bound") for d in d_fine], ":",
+                    color="gray", label="(2,∞) through the spectral norm")
+        ax.set(xscale="log", yscale="log", title=f"$(p,q)$ = {LABEL[pq]}",
+               xlim=(d_arr.min() / 1.6, d_arr.max() * 1.6))
+        plain_ticks(ax, d_arr)
+        if pq[0] == S.ps[-1]:
+            ax.set_xlabel("input dimension $d$")
+        if pq[1] == S.qs[0]:
+            ax.set_ylabel(ylabel)
+    handles = {}
+    for ax in axes.ravel():
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center", ncol=2, fontsize="small")
+    fig.suptitle(title)
+
+
+fig3_figure(S.d_values, lambda c, j: summarise(fig3, c, j), fig3["beta"], S.K, S.eps * GAIN, "$L_{adv}$",
+            "measured $L_{adv}$ (mean ± sd)",
+            f"Fig. 3: adversarial loss, vanilla ReLU, N={S.N}, K={S.K}, L={S.L}, $\\epsilon$={S.eps:g}, "
+            f"{S.n_networks * S.n_inputs} inputs per d")
 d_arr = np.asarray(S.d_values, dtype=float)
-d_fine = np.geomspace(d_arr.min(), d_arr.max(), 60)
-fig, axes = plotting.figure(len(S.qs), len(S.ps), height=2.4, sharex=True)
-for j, pq in enumerate(PAIRS):
-    ax = axes[S.ps.index(pq[0]), S.qs.index(pq[1])]
-    m = np.array([summarise(fig3, c, j)[0] for c in range(len(d_arr))])
-    sd = np.array([summarise(fig3, c, j)[1] for c in range(len(d_arr))])
-    mc = np.array([fig3["beta"][d][pq][0] for d in S.d_values])
-    exact = all(fig3["beta"][d][pq][2] for d in S.d_values)
-    plotting.measured(ax, d_arr, m, yerr=sd, label="measured $L_{adv}$ (mean ± sd)", color=plotting.colors()[0])
-    plotting.theory_line(ax, d_arr, S.eps * mc * GAIN, ls="-", lw=1.2,
-                         label="$\\epsilon\\beta\\omega^{L/2}$, $\\beta$ = Monte Carlo (of lower bounds where NP-hard)")
-    plotting.theory_line(ax, d_fine, [S.eps * bounds.beta(*pq, int(round(d)), S.K, "bound") * GAIN for d in d_fine],
-                         label="closed-form upper bound $\\epsilon\\bar\\beta\\omega^{L/2}$")
-    if pq == (2.0, math.inf):
-        ax.plot(d_fine, [S.eps * bounds.beta(2, 2, int(round(d)), S.K, "bound") * GAIN for d in d_fine], ":",
-                color="gray", label="(2,∞) through the spectral norm")
-    ax.set(xscale="log", yscale="log", title=f"$(p,q)$ = {LABEL[pq]}", xlim=(d_arr.min() / 1.6, d_arr.max() * 1.6))
-    plain_ticks(ax, d_arr)
-    if pq[0] == S.ps[-1]:
-        ax.set_xlabel("input dimension $d$")
-    if pq[1] == S.qs[0]:
-        ax.set_ylabel("$L_{adv}$")
-handles = {}
-for ax in axes.ravel():
-    for h, lab in zip(*ax.get_legend_handles_labels()):
-        handles.setdefault(lab, h)
-fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center", ncol=2, fontsize="small")
-fig.suptitle(f"Fig. 3: adversarial loss, vanilla ReLU, N={S.N}, K={S.K}, L={S.L}, $\\epsilon$={S.eps:g}, "
-             f"{S.n_networks * S.n_inputs} inputs per d");
 
 # %% [markdown]
 # Markers are the mean over inputs with their standard deviation (the paper's "mean and spread"), the solid
@@ -448,9 +471,12 @@ fig.suptitle(f"Fig. 3: adversarial loss, vanilla ReLU, N={S.N}, K={S.K}, L={S.L}
 # attack's value), and the solid line is a Monte Carlo mean of lower bounds where the sign count exceeds 16.
 #
 # **Claims.**
-# * *The bound holds* for every pair: the mean of $L_{adv}/(\epsilon\beta\omega^{L/2})$ is at most $1.05$ (spec
-#   check 4, which allows 5% for finite width) plus four standard errors of the ratio, at every $d$ (the $d$
-#   with the smallest margin is recorded).
+# * *The bound holds* for every pair: the mean of $L_{adv}/(\epsilon\beta\omega^{L/2})$ is at most the
+#   finite-width allowance plus four standard errors of the ratio, at every $d$ (the $d$ with the smallest
+#   margin is recorded). The allowance is $1.05$ (spec check 4, which allows 5% for finite width) or, where
+#   it is larger, the excess $\mathbb E\lVert J\rVert_{p,q}/(\beta\omega^{L/2})$ that the *exact law of
+#   $J(x)$ at this width* predicts (plus four of its standard errors; section "The exact law at finite
+#   width" below, which also checks that law against these networks).
 #   $\beta$ is the Monte Carlo expectation where the norms are exact and the closed-form upper bound where they
 #   are not (a lower-bound estimate cannot certify an upper bound).
 # * *The slopes in $d$* match: the least-squares slope of $\log L_{adv}$ against $\log d$ equals the slope of
@@ -460,36 +486,53 @@ fig.suptitle(f"Fig. 3: adversarial loss, vanilla ReLU, N={S.N}, K={S.K}, L={S.L}
 
 # %%
 ASYMPTOTIC = {1.0: "-1/2 (up to logs)", 2.0: "0", math.inf: "+1/2"}
-bound_rows, slope_rows = [], []
-for j, pq in enumerate(PAIRS):
-    worst = None
-    means, ses, preds, pred_ses = [], [], [], []
-    for c, d in enumerate(S.d_values):
-        m, sd, se = summarise(fig3, c, j)
-        b, b_se, kind = beta_for_bound(fig3["beta"][d], pq, d, S.K)
-        pred = S.eps * b * GAIN
-        r = m / pred
-        r_se = r * math.hypot(se / m, b_se / b)
-        if worst is None or r - Z * r_se > worst[0] - Z * worst[1]:  # the smallest margin to the bound
-            worst = (r, r_se, d, kind)
-        bound_rows.append({"(p,q)": LABEL[pq], "d": d, "measured mean": m, "beta used": kind,
-                           "ratio to bound": r, "s.e.": r_se})
-        means.append(m)
-        ses.append(se)
-        preds.append(fig3["beta"][d][pq][0])
-        pred_ses.append(fig3["beta"][d][pq][1])
-    r, r_se, d, kind = worst
-    ctx.card.at_most(f"Fig. 3 {LABEL[pq]}: mean L_adv / (eps beta omega^(L/2)) "
-                     f"(smallest margin: d = {d}, beta: {kind})",
-                     r, 1.05, tol=Z * r_se)
-    s_meas, s_meas_se = al.log_slope(S.d_values, means, ses)
-    s_pred, s_pred_se = al.log_slope(S.d_values, preds, pred_ses)
-    tol = Z * math.hypot(s_meas_se, s_pred_se)
-    ctx.card.close(f"Fig. 3 {LABEL[pq]}: log-log slope of L_adv in d", s_pred, s_meas, atol=tol)
-    slope_rows.append({"(p,q)": LABEL[pq], "measured slope": s_meas, "predicted slope (same grid)": s_pred,
-                       "tolerance": tol, "asymptotic exponent": ASYMPTOTIC[pq[0]]})
-slope_table = pd.DataFrame(slope_rows).set_index("(p,q)")
-slope_table.style.format("{:.3f}", subset=["measured slope", "predicted slope (same grid)", "tolerance"])
+
+
+def finite_width_allowance(c, j, pq, d, K):
+    """max(1.05, the exact law's E||J||/(beta omega^(L/2)) + Z s.e.) for config c of fig3_law, pair j."""
+    b, b_se, _ = beta_for_bound(fig3["beta"][d], pq, d, K)
+    m, _, se = law_stats(fig3_law, c, j)
+    phi = m / (b * GAIN)
+    return max(1.05, phi + Z * phi * math.hypot(se / m, b_se / b))
+
+
+def bound_and_slope_claims(name, d_values, stat, beta, K, scale, allowance):
+    """Assert, per pair, mean/(scale beta) <= allowance(c, j, pq, d) + Z s.e. at every d, and the log-log slope."""
+    bound_rows, slope_rows = [], []
+    for j, pq in enumerate(PAIRS):
+        worst = None
+        means, ses, preds, pred_ses = [], [], [], []
+        for c, d in enumerate(d_values):
+            m, sd, se = stat(c, j)
+            b, b_se, kind = beta_for_bound(beta[d], pq, d, K)
+            r = m / (scale * b)
+            r_se = r * math.hypot(se / m, b_se / b)
+            a = allowance(c, j, pq, d)
+            if worst is None or r - Z * r_se - a > worst[0] - Z * worst[1] - worst[4]:  # smallest margin
+                worst = (r, r_se, d, kind, a)
+            bound_rows.append({"(p,q)": LABEL[pq], "d": d, "measured mean": m, "beta used": kind,
+                               "ratio to bound": r, "s.e.": r_se, "allowance": a})
+            means.append(m)
+            ses.append(se)
+            preds.append(beta[d][pq][0])
+            pred_ses.append(beta[d][pq][1])
+        r, r_se, d, kind, a = worst
+        ctx.card.at_most(f"{name} {LABEL[pq]}: mean / (eps beta omega^(L/2)) (smallest margin: d = {d}, beta: {kind},"
+                         f" allowance {a:.3f})", r, a, tol=Z * r_se)
+        s_meas, s_meas_se = al.log_slope(d_values, means, ses)
+        s_pred, s_pred_se = al.log_slope(d_values, preds, pred_ses)
+        tol = Z * math.hypot(s_meas_se, s_pred_se)
+        ctx.card.close(f"{name} {LABEL[pq]}: log-log slope in d", s_pred, s_meas, atol=tol)
+        slope_rows.append({"(p,q)": LABEL[pq], "measured slope": s_meas, "predicted slope (same grid)": s_pred,
+                           "tolerance": tol, "asymptotic exponent": ASYMPTOTIC[pq[0]]})
+    return bound_rows, pd.DataFrame(slope_rows).set_index("(p,q)")
+
+
+bound_rows, slope_table = bound_and_slope_claims(
+    "Fig. 3", S.d_values, lambda c, j: summarise(fig3, c, j), fig3["beta"], S.K, S.eps * GAIN,
+    lambda c, j, pq, d: finite_width_allowance(c, j, pq, d, S.K))
+SLOPE_COLUMNS = ["measured slope", "predicted slope (same grid)", "tolerance"]
+slope_table.style.format("{:.3f}", subset=SLOPE_COLUMNS)
 
 # %% [markdown]
 # The same prediction, one threat model at a time, over a wider range of $d$ (move the slider; the static
@@ -702,18 +745,71 @@ for p in S.ps:
         ctx.card.holds(f"K law, p = {SYM(p)}: slopes decrease from q = 1 to q = inf",
                        all(a > b for a, b in zip(order, order[1:])),
                        measured=", ".join(f"{x:.3f}" for x in order))
-#
-# ## Finite width
+
+# %% [markdown]
+# ## The exact law at finite width
 #
 # Why the quick profile uses $K=10$: at the paper's $K=100$ the norms of $J$ exceed their mean-field values
-# by a margin that shrinks only as the width grows. The excess $\mathbb E\lVert J\rVert_{p,q}/(\beta_{p,q}\,
-# \omega^{L/2}) - 1$, measured from $J(x)$ alone, at $K$ = {glue:text}`ch2_width_K`, $d$ = {glue:text}`ch2_width_d`:
+# by a margin that shrinks only as the width grows. That margin is not a mystery to be tolerated: the law of
+# $J(x)$ at any finite width can be *computed*. Let $G^{(l)}$ be the $N\times d$ Jacobian of the hidden units
+# of layer $l$. Given the layers below, the units of layer $l$ are independent, and the sign symmetry of
+# chapter 1 (flipping a unit's incoming weights flips its pre-activation and leaves the outer product of its
+# tangent row unchanged) makes each unit's slope an independent fair coin. So the $d\times d$ Gram matrix
+# $\Gamma^{(l)} = G^{(l)\top}G^{(l)}$ is a Markov chain of Wishart draws,
+#
+# $$
+# \Gamma^{(0)}\sim\mathcal W_d\big(N, I/d\big),\qquad
+# \Gamma^{(l)}\sim\mathcal W_d\big(n_+^{(l)}, \tfrac{\sigma_w^2}{N}\Gamma^{(l-1)}\big),\quad
+# n_+^{(l)}\sim\mathrm{Bin}(N,\tfrac12),
+# $$
+#
+# and the $K$ rows of $J = P_{out}G^{(L)}$ are i.i.d. $\mathcal N(0,\Gamma^{(L)}/N)$ (ReLU, vanilla; the module
+# `mfat.jacobian_sampling` also covers leaky and residual networks). It is exact in law for an input chosen
+# independently of the network, and it costs $O(L d^3)$ per draw whatever $N$ is: the paper's $N=40000$ costs
+# what $N=100$ does. As $N\to\infty$, $\Gamma^{(L)}/N\to(\omega^L/d)I$ and $J\to\frac{\omega^{L/2}}{\sqrt d}Z$,
+# Theorem 4.1; at finite $N$ the spread of $\Gamma^{(L)}$'s eigenvalues inflates every norm, most the
+# spectral one.
+#
+# **Claim (the law is right):** on the networks of Fig. 3 (width {glue:text}`ch2_N`), the mean of
+# $\lVert J(x)\rVert_{p,q}$ over the explicit networks equals the mean over {glue:text}`ch2_law_samples` draws
+# of the exact law, within four standard errors (clustered by network), for every pair and $d$ (worst
+# recorded). The same comparison at $K$ = {glue:text}`ch2_width_K`, $d$ = {glue:text}`ch2_width_d` across
+# widths, below.
 
 # %%
+mfat.chapter.glue("ch2_law_samples", S.law_samples)
 mfat.chapter.glue("ch2_width_K", S.width_K)
 mfat.chapter.glue("ch2_width_d", S.width_d)
 
 
+def law_agreement(name, explicit, law, labels):
+    """Assert that explicit-network and exact-law means of ||J||_{p,q} agree, for every config and pair."""
+    rows, worst = [], None
+    for c, label in enumerate(labels):
+        for j, pq in enumerate(PAIRS):
+            v = explicit["norm"][c, j]
+            m_e, se_e = v.mean(), al.clustered_se(v, explicit["network"])
+            m_l, _, se_l = law_stats(law, c, j)
+            z = (m_e - m_l) / math.hypot(se_e, se_l)
+            rows.append({"setting": label, "(p,q)": LABEL[pq], "explicit": m_e, "exact law": m_l,
+                         "ratio": m_e / m_l, "z": z})
+            if worst is None or abs(z) > abs(worst[0]):
+                worst = (z, label, pq, m_e, m_l, math.hypot(se_e, se_l))
+    z, label, pq, m_e, m_l, se = worst
+    ctx.card.close(f"{name}: explicit networks' E||J||_(p,q) = exact finite-width law (worst: {label}, "
+                   f"{LABEL[pq]})", m_l, m_e, atol=Z * se)
+    return pd.DataFrame(rows)
+
+
+fig3_agree = law_agreement("Fig. 3 networks", fig3, fig3_law, [f"d={d}" for d in S.d_values])
+fig3_agree.pivot(index="(p,q)", columns="setting", values="ratio").style.format("{:.4f}")
+
+# %% [markdown]
+# The table shows explicit over exact-law means, per pair and $d$. Now the width sweep: explicit networks at
+# the widths a CPU affords, and the exact law from there up to the paper's width and beyond. The excess
+# $\mathbb E\lVert J\rVert_{p,q}/(\beta_{p,q}\omega^{L/2}) - 1$:
+
+# %%
 def width_run():
     gen = ctx.generator(6)
     configs = [dict(d=S.width_d, N=N, K=S.width_K, L=S.L, sigma_w2=S.sigma_w2, sigma_b2=S.sigma_b2)
@@ -721,33 +817,52 @@ def width_run():
     res = al.sweep(configs, [], PAIRS, n_networks=S.n_networks, n_inputs=S.sweep_inputs, generator=gen,
                    device=ctx.device, norm_restarts=S.norm_restarts)
     res["beta"] = beta_mc(S.width_d, S.width_K, gen)
+    law_configs = [dict(cfg, N=N) for N in LAW_WIDTHS for cfg in configs[:1]]
+    res["law"] = al.chain_norms(law_configs, S.law_samples, PAIRS, generator=gen, restarts=S.norm_restarts)
     return res
 
 
-wsw = ctx.cached("width", width_run)
+LAW_WIDTHS = sorted({*S.widths, *S.law_widths})
+wsw = ctx.cached("width-law", width_run)
 N_arr = np.asarray(S.widths, dtype=float)
-fig, axes = plotting.figure(1, height=3.3)
+NL_arr = np.asarray(LAW_WIDTHS, dtype=float)
+fig, axes = plotting.figure(1, height=3.6)
 ax = axes[0, 0]
-excess = {}
+excess, law_excess = {}, {}
 for j, pq in enumerate(PAIRS):
+    color = plotting.colors()[j % 10]
     mc, mc_se, _ = wsw["beta"][pq]
     ratio = wsw["norm"][:, j, :] / (mc * GAIN)
     m = ratio.mean(1)
     se = np.array([al.clustered_se(ratio[c], wsw["network"]) for c in range(len(N_arr))])
     se = np.hypot(se, m * mc_se / mc)
     excess[pq] = (m - 1, se)
-    ax.errorbar(N_arr, m - 1, yerr=se, marker="o", ms=4, capsize=2, label=LABEL[pq],
-                color=plotting.colors()[j % 10], ls="-", lw=0.8)
+    lm = np.array([law_stats(wsw["law"], c, j)[0] for c in range(len(NL_arr))]) / (mc * GAIN)
+    lse = np.array([law_stats(wsw["law"], c, j)[2] for c in range(len(NL_arr))]) / (mc * GAIN)
+    law_excess[pq] = (lm - 1, np.hypot(lse, lm * mc_se / mc))
+    ax.errorbar(N_arr, m - 1, yerr=se, marker="o", ms=4, capsize=2, ls="none", color=color,
+                label=f"{LABEL[pq]} explicit")
+    ax.plot(NL_arr, lm - 1, "-", lw=0.9, color=color, label=f"{LABEL[pq]} exact law")
 ax.axhline(0.05, color=plotting.THEORY, ls="--", lw=1, label="5% (spec check 4)")
+ax.axhline(0.0, color=plotting.THEORY, lw=0.6)
+ax.axvline(40000, color="0.5", ls=":", lw=1)
+ax.text(40000, ax.get_ylim()[1], " paper's N", va="top", fontsize="x-small", color="0.4")
 ax.set(xscale="log", xlabel="width $N$", ylabel="$\\mathbb{E}\\|J\\|_{p,q}/(\\beta\\,\\omega^{L/2}) - 1$",
-       title=f"finite-width excess of the Jacobian's norms, K={S.width_K}, d={S.width_d}, L={S.L} (mean ± 1 s.e.)")
-plain_ticks(ax, N_arr, y=False)
-ax.legend(loc="upper right", ncol=3, fontsize="x-small");
+       title=f"finite-width excess, K={S.width_K}, d={S.width_d}, L={S.L}: explicit networks (markers, ± 1 s.e.) "
+             "and the exact law (lines)")
+plain_ticks(ax, NL_arr, y=False)
+fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=6, fontsize="xx-small");
+
+# %%
+law_agreement("width sweep", wsw, {"norm": wsw["law"]["norm"][[LAW_WIDTHS.index(N) for N in S.widths]]},
+              [f"N={N}" for N in S.widths]).pivot(index="(p,q)", columns="setting", values="ratio").style.format(
+    "{:.4f}")
 
 # %% [markdown]
-# The $(2,2)$ norm is the most sensitive: with $K > d$ it is set by the largest eigenvalue of $G^\top G/N$,
-# whose excess decays slowly with $N$. **Claim:** the largest excess over the nine pairs falls as the width
-# grows, from the smallest to the largest width, by more than four standard errors of the difference.
+# The $(2,2)$ norm is the most sensitive: with $K > d$ it is set by the largest eigenvalue of
+# $\Gamma^{(L)}/N$, whose excess decays slowly with $N$. **Claims:** the largest excess over the nine pairs
+# falls as the width grows, from the smallest to the largest explicit width, by more than four standard
+# errors of the difference; and the exact law puts it below 5% at the paper's width $N = 40000$.
 
 # %%
 worst_pq = max(excess, key=lambda pq: excess[pq][0][0])
@@ -755,16 +870,59 @@ e0, s0 = excess[worst_pq][0][0], excess[worst_pq][1][0]
 e1, s1 = excess[worst_pq][0][-1], excess[worst_pq][1][-1]
 ctx.card.at_most(f"finite width {LABEL[worst_pq]}: excess at N={S.widths[-1]} <= excess at N={S.widths[0]} "
                  "- 4 s.e.", e1, e0 - Z * math.hypot(s0, s1))
+i_paper = LAW_WIDTHS.index(40000) if 40000 in LAW_WIDTHS else len(LAW_WIDTHS) - 1
+law_worst = max(PAIRS, key=lambda pq: law_excess[pq][0][i_paper])
+ctx.card.at_most(f"exact law at N={LAW_WIDTHS[i_paper]}: largest excess ({LABEL[law_worst]}) <= 5%",
+                 float(law_excess[law_worst][0][i_paper]), 0.05, tol=Z * float(law_excess[law_worst][1][i_paper]))
 mfat.chapter.glue("ch2_excess_small", float(e0))
 mfat.chapter.glue("ch2_excess_large", float(e1))
+mfat.chapter.glue("ch2_excess_paper", float(law_excess[law_worst][0][i_paper]))
+mfat.chapter.glue("ch2_paper_N", LAW_WIDTHS[i_paper])
 print(f"largest excess: {LABEL[worst_pq]}")
 
 # %% [markdown]
 # The largest excess (the pair printed above) fell from {glue:text}`ch2_excess_small:.1%` to
-# {glue:text}`ch2_excess_large:.1%`. This is the paper's remark that "some samples slightly exceed the bounds
-# because the width is finite", made quantitative. It is why the paper's Fig. 3 needs $N=40000$ at $K=100$,
-# and why the quick profile, at a width it can afford, uses $K=10$.
+# {glue:text}`ch2_excess_large:.1%` over the explicit widths, and the exact law puts it at
+# {glue:text}`ch2_excess_paper:.1%` at $N$ = {glue:text}`ch2_paper_N`. This is the paper's remark that "some
+# samples slightly exceed the bounds because the width is finite", made quantitative and predicted.
 #
+# ## Fig. 3 at the paper's width, from the exact law
+#
+# With the exact law, the paper's Fig. 3 setting ($N$ = {glue:text}`ch2_mf_N`, $K$ = {glue:text}`ch2_mf_K`,
+# $L$ = {glue:text}`ch2_L`) runs on a laptop in its small-$\epsilon$ limit, where
+# $L_{adv}/\epsilon = \lVert J(x)\rVert_{p,q}$ exactly (the identity above; at $\epsilon = 0.1$ the tightness
+# table below shows how close the attack comes to it). {glue:text}`ch2_mf_samples` draws of $J$ per $d$.
+# **Claims:** the same bound and slope claims as for Fig. 3, with the allowance $1.05$.
+
+# %%
+def paper_law_run():
+    gen = ctx.generator(9)
+    configs = [dict(d=d, N=S.mf_N, K=S.mf_K, L=S.L, sigma_w2=S.sigma_w2, sigma_b2=S.sigma_b2) for d in S.mf_d_values]
+    res = al.chain_norms(configs, S.mf_samples, PAIRS, generator=gen, restarts=S.norm_restarts)
+    res["beta"] = {d: beta_mc(d, S.mf_K, gen) for d in S.mf_d_values}
+    return res
+
+
+paper = ctx.cached("paper-law", paper_law_run)
+for name, value in [("ch2_mf_N", S.mf_N), ("ch2_mf_K", S.mf_K), ("ch2_mf_samples", S.mf_samples)]:
+    mfat.chapter.glue(name, value)
+fig3_figure(S.mf_d_values, lambda c, j: law_stats(paper, c, j), paper["beta"], S.mf_K, GAIN,
+            "$\\|J(x)\\|_{p,q} = L_{adv}/\\epsilon$ (small $\\epsilon$)", "exact law of $\\|J(x)\\|$ (mean ± sd)",
+            f"Fig. 3 from the exact law: N={S.mf_N}, K={S.mf_K}, L={S.L}, {S.mf_samples} draws per d")
+
+# %%
+paper_rows, paper_slopes = bound_and_slope_claims("Fig. 3 exact law", S.mf_d_values,
+                                                  lambda c, j: law_stats(paper, c, j), paper["beta"], S.mf_K, GAIN,
+                                                  lambda c, j, pq, d: 1.05)
+paper_slopes.style.format("{:.3f}", subset=SLOPE_COLUMNS)
+
+# %% [markdown]
+# The ratio of the mean norm to the bound, per pair and $d$, at the paper's width and $K$:
+
+# %%
+pd.DataFrame(paper_rows).pivot(index="(p,q)", columns="d", values="ratio to bound").style.format("{:.3f}")
+
+# %% [markdown]
 # ## Tightness
 #
 # How much of the bound does the attack realise? Per pair, at the largest $d$ of Fig. 3: the measured loss over

@@ -208,6 +208,27 @@ def test_gaussian_norms_agree_with_the_engine_and_stay_below_the_bound():
     assert not exact  # 40 free signs: local-search lower bounds
 
 
+def test_chain_norms_tend_to_the_gaussian_law_and_match_explicit_networks():
+    """Exact-law norms: at an enormous width J -> omega^(L/2) Z / sqrt(d) (Theorem 4.1); at a small width they
+    agree with the norms of explicit networks (the same operator_norm on J read off the network)."""
+    g = torch.Generator().manual_seed(18)
+    d, K, n = 6, 4, 3000
+    wide = al.chain_norms([dict(d=d, N=10**8, K=K, L=2)], n, EXACT_PAIRS, generator=g)
+    assert wide["norm"].shape == (1, len(EXACT_PAIRS), n) and wide["exact"].all()
+    for j, pq in enumerate(EXACT_PAIRS):
+        v = wide["norm"][0, j]
+        z, _ = al.gaussian_norms(*pq, d, K, n, generator=g)
+        assert abs(v.mean() - z.mean()) <= Z_DEFAULT * math.hypot(v.std(ddof=1), z.std(ddof=1)) / math.sqrt(n)
+    narrow = al.chain_norms([dict(d=d, N=12, K=K, L=2)], n, [(2.0, 2.0)], generator=g)["norm"][0, 0]
+    explicit = al.sweep([dict(d=d, N=12, K=K, L=2)], [], [(2.0, 2.0)], n_networks=600, n_inputs=1,
+                        generator=g)["norm"][0, 0]
+    se = math.hypot(narrow.std(ddof=1) / math.sqrt(narrow.size), explicit.std(ddof=1) / math.sqrt(explicit.size))
+    assert abs(narrow.mean() - explicit.mean()) <= Z_DEFAULT * se
+    assert narrow.mean() > wide["norm"][0, EXACT_PAIRS.index((2.0, 2.0))].mean()  # finite width inflates the norm
+    with pytest.raises(ValueError, match="configs"):
+        al.chain_norms([dict(d=4, N=16, K=2, L=1, width=3)], 2, generator=g)
+
+
 # ----------------------------------------------------------------------------- statistics
 def test_clustered_se_takes_the_network_level_spread():
     v = np.repeat([1.0, 2.0, 3.0, 4.0], 5)  # no spread inside a network

@@ -23,7 +23,8 @@ import torch
 from .. import attacks
 from ..data import gaussian_inputs
 from ..linearize import activation_slopes, decompose
-from ..networks import ReLULikeNet
+from ..jacobian_sampling import sample_jacobians
+from ..networks import NetworkSpec, ReLULikeNet
 from ..norms import PAIRS, dual_exponent, normalise_p, operator_norm
 from ..validation import check_int, check_real
 
@@ -39,6 +40,7 @@ __all__ = [
     "sweep",
     "small_eps_identity",
     "gaussian_norms",
+    "chain_norms",
     "clustered_se",
     "log_slope",
 ]
@@ -373,6 +375,42 @@ def gaussian_norms(p, q, d: int, K: int, n_samples: int, *, generator: torch.Gen
         values.append(_np(res.value) / math.sqrt(d))
         exact = exact and res.exact
     return np.concatenate(values), exact
+
+
+def chain_norms(configs, n_samples: int, pairs=PAIRS, *, generator: torch.Generator, restarts: int = 0,
+                max_iter: int = 3, max_elements: int = 1 << 21) -> dict:
+    """The nine norms ||J||_{p,q} of J(x) drawn from its exact finite-width law, without building networks.
+
+    configs: sequence of dicts with keys among d, N, K, L, sigma_w2, sigma_b2, u, v, residual (Definition 3.1).
+    J is drawn by :func:`mfat.jacobian_sampling.sample_jacobians` (the d x d Gram chain: exact in law for an input
+    chosen independently of the network, cost independent of N), so N = 40000 costs what N = 100 does. The norms
+    are those :func:`linearise` computes on explicit networks (same ``restarts``, ``max_iter``), so the two are
+    comparable sample for sample. Returns float64 arrays: ``norm`` (C, n_pairs, n_samples), ``exact``
+    (C, n_pairs), ``pairs`` (n_pairs, 2).
+    """
+    pairs = check_pairs(pairs)
+    n_samples = check_int("n_samples", n_samples, min_value=1)
+    configs = list(configs)
+    if not configs:
+        raise ValueError("parameter 'configs' = [] is out of range: allowed at least one network setting")
+    norms, exact = [], []
+    for cfg in configs:
+        unknown = set(cfg) - set(_NET_KEYS)
+        if unknown:
+            raise ValueError(f"parameter 'configs' has unknown keys {sorted(unknown)}: allowed {', '.join(_NET_KEYS)}")
+        spec = NetworkSpec(**cfg)
+        chunk = max(1, check_int("max_elements", max_elements, min_value=1) // (spec.K * spec.d))
+        per_pair = {pq: [] for pq in pairs}
+        ex = {pq: True for pq in pairs}
+        for start in range(0, n_samples, chunk):
+            J = sample_jacobians(spec, min(chunk, n_samples - start), generator=generator)
+            for pq in pairs:
+                res = operator_norm(J, *pq, restarts=restarts, max_iter=max_iter, generator=generator)
+                per_pair[pq].append(_np(res.value))
+                ex[pq] = ex[pq] and res.exact
+        norms.append(np.stack([np.concatenate(per_pair[pq]) for pq in pairs]))
+        exact.append([ex[pq] for pq in pairs])
+    return {"norm": np.stack(norms), "exact": np.asarray(exact, dtype=bool), "pairs": np.asarray(pairs, dtype=np.float64)}
 
 
 def clustered_se(values, groups) -> float:

@@ -55,13 +55,21 @@ class AdversarialLossSettings(Settings):
     widths: tuple[int, ...] = param((250, 500, 1000), ge=8, doc="widths of the finite-width sweep")
     width_K: int = param(100, ge=1, doc="outputs of the finite-width sweep (the paper's K)")
     width_d: int = param(64, ge=1, doc="input dimension of the finite-width sweep")
+    # the exact finite-width law of J(x) (mfat.jacobian_sampling: cost independent of N)
+    law_samples: int = param(200, ge=2, doc="draws of the exact law per setting (Fig. 3 and width sweep)")
+    law_widths: tuple[int, ...] = param((4000, 16000, 40000, 160000), ge=8,
+                                        doc="further widths of the exact law in the width sweep (40000: paper)")
+    mf_N: int = param(40000, ge=8, doc="width of Fig. 3 from the exact law (the paper's N)")
+    mf_K: int = param(100, ge=1, doc="outputs of Fig. 3 from the exact law (the paper's K)")
+    mf_d_values: tuple[int, ...] = param((8, 32, 128), ge=1, doc="input dimensions of Fig. 3 from the exact law")
+    mf_samples: int = param(100, ge=2, doc="draws of J per d of Fig. 3 from the exact law (the paper: 100)")
 
     def check(self) -> None:
-        for name in ("ps", "qs", "d_values", "K_values", "depths", "widths", "table_K", "table_d"):
+        for name in ("ps", "qs", "d_values", "K_values", "depths", "widths", "table_K", "table_d", "mf_d_values"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"parameter '{name}' = {values} is out of range: allowed distinct values")
-        for name in ("d_values", "K_values", "depths", "widths"):
+        for name in ("d_values", "K_values", "depths", "widths", "mf_d_values"):
             if len(getattr(self, name)) < 2:
                 raise ValueError(f"parameter '{name}' = {getattr(self, name)} is out of range: allowed at least two "
                                  f"values (a slope is fitted)")
@@ -80,4 +88,5 @@ register("02_adversarial_loss_bounds",
                                       id_N=1000, id_inputs=64, pgd_steps=200, pgd_restarts=4,
                                       eps_grid=(1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0),
                                       sweep_N=8000, sweep_inputs=32, depths=(1, 2, 4, 8, 16),
-                                      K_values=(1, 4, 16, 64, 256), widths=(500, 2000, 8000, 32000)))
+                                      K_values=(1, 4, 16, 64, 256), widths=(500, 2000, 8000, 32000),
+                                      law_samples=400, mf_d_values=(4, 16, 64, 256, 1024), mf_samples=400))
