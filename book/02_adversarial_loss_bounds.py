@@ -424,7 +424,7 @@ def law_stats(res, c, j):
     return v.mean(), v.std(ddof=1), v.std(ddof=1) / math.sqrt(v.size)
 
 
-def fig3_figure(d_values, stat, beta, K, scale, ylabel, measured_label, title):
+def fig3_figure(d_values, stat, beta, K, scale, ylabel, measured_label, title, eps_symbol="\\epsilon"):
     """The Fig. 3 grid of panels: stat(c, j) -> (mean, sd) against d with the predictions scale * beta."""
     d_arr = np.asarray(d_values, dtype=float)
     d_fine = np.geomspace(d_arr.min(), d_arr.max(), 60)
@@ -435,9 +435,10 @@ def fig3_figure(d_values, stat, beta, K, scale, ylabel, measured_label, title):
         mc = np.array([beta[d][pq][0] for d in d_values])
         plotting.measured(ax, d_arr, m, yerr=sd, label=measured_label, color=plotting.colors()[0])
         plotting.theory_line(ax, d_arr, scale * mc, ls="-", lw=1.2,
-                             label="$\\epsilon\\beta\\omega^{L/2}$, $\\beta$ = Monte Carlo (of lower bounds where NP-hard)")
+                             label=f"${eps_symbol}\\beta\\omega^{{L/2}}$, $\\beta$ = Monte Carlo "
+                                   "(of lower bounds where NP-hard)")
         plotting.theory_line(ax, d_fine, [scale * bounds.beta(*pq, int(round(d)), K, "bound") for d in d_fine],
-                             label="closed-form upper bound $\\epsilon\\bar\\beta\\omega^{L/2}$")
+                             label=f"closed-form upper bound ${eps_symbol}\\bar\\beta\\omega^{{L/2}}$")
         if pq == (2.0, math.inf):
             ax.plot(d_fine, [scale * bounds.beta(2, 2, int(round(d)), K, "bound") for d in d_fine], ":",
                     color="gray", label="(2,∞) through the spectral norm")
@@ -907,8 +908,9 @@ paper = ctx.cached("paper-law", paper_law_run)
 for name, value in [("ch2_mf_N", S.mf_N), ("ch2_mf_K", S.mf_K), ("ch2_mf_samples", S.mf_samples)]:
     mfat.chapter.glue(name, value)
 fig3_figure(S.mf_d_values, lambda c, j: law_stats(paper, c, j), paper["beta"], S.mf_K, GAIN,
-            "$\\|J(x)\\|_{p,q} = L_{adv}/\\epsilon$ (small $\\epsilon$)", "exact law of $\\|J(x)\\|$ (mean ± sd)",
-            f"Fig. 3 from the exact law: N={S.mf_N}, K={S.mf_K}, L={S.L}, {S.mf_samples} draws per d")
+            "$\\|J(x)\\|_{p,q}$", "exact law of $\\|J(x)\\|_{p,q}$ (mean ± sd)",
+            f"Fig. 3 from the exact law: N={S.mf_N}, K={S.mf_K}, L={S.L}, {S.mf_samples} draws per d "
+            "($L_{adv}/\\epsilon$ for small $\\epsilon$)", eps_symbol="")
 
 # %%
 paper_rows, paper_slopes = bound_and_slope_claims("Fig. 3 exact law", S.mf_d_values,

@@ -410,7 +410,8 @@ def chain_norms(configs, n_samples: int, pairs=PAIRS, *, generator: torch.Genera
                 ex[pq] = ex[pq] and res.exact
         norms.append(np.stack([np.concatenate(per_pair[pq]) for pq in pairs]))
         exact.append([ex[pq] for pq in pairs])
-    return {"norm": np.stack(norms), "exact": np.asarray(exact, dtype=bool), "pairs": np.asarray(pairs, dtype=np.float64)}
+    return {"norm": np.stack(norms), "exact": np.asarray(exact, dtype=bool),
+            "pairs": np.asarray(pairs, dtype=np.float64)}
 
 
 def clustered_se(values, groups) -> float:
