@@ -482,7 +482,10 @@ d_arr = np.asarray(S.d_values, dtype=float)
 #   are not (a lower-bound estimate cannot certify an upper bound).
 # * *The slopes in $d$* match: the least-squares slope of $\log L_{adv}$ against $\log d$ equals the slope of
 #   the prediction over the same $d$ grid, within four standard errors (from the spread over inputs, clustered by
-#   network, and from the Monte Carlo error of $\beta$). Over a finite grid the predicted slope still carries the
+#   network, and from the Monte Carlo error of the prediction). The prediction is $\mathbb E\lVert J\rVert_{p,q}$
+#   under the exact law at the networks' own width, which tends to $\beta\,\omega^{L/2}$ as $N\to\infty$ (at
+#   $K=100$ and moderate $N$ the finite-width excess grows with $d$ and tilts the slope; the table below shows
+#   the slope of $\beta$ as well). Over a finite grid the predicted slope still carries the
 #   $K$-dependent corrections; it tends to the asymptotic exponent as $d/K$ grows (table below).
 
 # %%
@@ -497,8 +500,12 @@ def finite_width_allowance(c, j, pq, d, K):
     return max(1.05, phi + Z * phi * math.hypot(se / m, b_se / b))
 
 
-def bound_and_slope_claims(name, d_values, stat, beta, K, scale, allowance):
-    """Assert, per pair, mean/(scale beta) <= allowance(c, j, pq, d) + Z s.e. at every d, and the log-log slope."""
+def bound_and_slope_claims(name, d_values, stat, beta, K, scale, allowance, reference=None, slope_allowance=0.0):
+    """Assert, per pair, mean/(scale beta) <= allowance(c, j, pq, d) + Z s.e. at every d, and the log-log slope.
+
+    The predicted slope is that of beta (the mean-field law), or of ``reference(c, j) -> (mean, s.e.)`` when
+    given (the exact law at the networks' own width); ``slope_allowance`` widens the slope tolerance.
+    """
     bound_rows, slope_rows = [], []
     for j, pq in enumerate(PAIRS):
         worst = None
@@ -515,24 +522,28 @@ def bound_and_slope_claims(name, d_values, stat, beta, K, scale, allowance):
                                "ratio to bound": r, "s.e.": r_se, "allowance": a})
             means.append(m)
             ses.append(se)
-            preds.append(beta[d][pq][0])
-            pred_ses.append(beta[d][pq][1])
+            ref_mean, ref_se = reference(c, j) if reference else beta[d][pq][:2]
+            preds.append(ref_mean)
+            pred_ses.append(ref_se)
         r, r_se, d, kind, a = worst
         ctx.card.at_most(f"{name} {LABEL[pq]}: mean / (eps beta omega^(L/2)) (smallest margin: d = {d}, beta: {kind},"
                          f" allowance {a:.3f})", r, a, tol=Z * r_se)
         s_meas, s_meas_se = al.log_slope(d_values, means, ses)
         s_pred, s_pred_se = al.log_slope(d_values, preds, pred_ses)
-        tol = Z * math.hypot(s_meas_se, s_pred_se)
+        tol = Z * math.hypot(s_meas_se, s_pred_se) + slope_allowance
         ctx.card.close(f"{name} {LABEL[pq]}: log-log slope in d", s_pred, s_meas, atol=tol)
+        s_beta = al.log_slope(d_values, [beta[d][pq][0] for d in d_values], [beta[d][pq][1] for d in d_values])[0]
         slope_rows.append({"(p,q)": LABEL[pq], "measured slope": s_meas, "predicted slope (same grid)": s_pred,
-                           "tolerance": tol, "asymptotic exponent": ASYMPTOTIC[pq[0]]})
+                           "tolerance": tol, "slope of beta (N = inf)": s_beta,
+                           "asymptotic exponent": ASYMPTOTIC[pq[0]]})
     return bound_rows, pd.DataFrame(slope_rows).set_index("(p,q)")
 
 
 bound_rows, slope_table = bound_and_slope_claims(
     "Fig. 3", S.d_values, lambda c, j: summarise(fig3, c, j), fig3["beta"], S.K, S.eps * GAIN,
-    lambda c, j, pq, d: finite_width_allowance(c, j, pq, d, S.K))
-SLOPE_COLUMNS = ["measured slope", "predicted slope (same grid)", "tolerance"]
+    lambda c, j, pq, d: finite_width_allowance(c, j, pq, d, S.K),
+    reference=lambda c, j: law_stats(fig3_law, c, j)[::2])
+SLOPE_COLUMNS = ["measured slope", "predicted slope (same grid)", "tolerance", "slope of beta (N = inf)"]
 slope_table.style.format("{:.3f}", subset=SLOPE_COLUMNS)
 
 # %% [markdown]
@@ -893,9 +904,15 @@ print(f"largest excess: {LABEL[worst_pq]}")
 # $L$ = {glue:text}`ch2_L`) runs on a laptop in its small-$\epsilon$ limit, where
 # $L_{adv}/\epsilon = \lVert J(x)\rVert_{p,q}$ exactly (the identity above; at $\epsilon = 0.1$ the tightness
 # table below shows how close the attack comes to it). {glue:text}`ch2_mf_samples` draws of $J$ per $d$.
-# **Claims:** the same bound and slope claims as for Fig. 3, with the allowance $1.05$.
+# **Claims:** the same bound and slope claims as for Fig. 3, against the mean-field $\beta$, with the allowance
+# $1.05$. The slope tolerance adds the same 5% spread over the $d$ range,
+# $\ln 1.05/\ln(d_{max}/d_{min})$ = {glue:text}`ch2_fw_slope:.4f`: at $d = 1024$ even $N = 40000$ is only
+# $40d$ wide, and the exact law's excess (about 1% there) grows with $d$.
 
 # %%
+FW_SLOPE = math.log(1.05) / math.log(max(S.mf_d_values) / min(S.mf_d_values))
+
+
 def paper_law_run():
     gen = ctx.generator(9)
     configs = [dict(d=d, N=S.mf_N, K=S.mf_K, L=S.L, sigma_w2=S.sigma_w2, sigma_b2=S.sigma_b2) for d in S.mf_d_values]
@@ -905,7 +922,8 @@ def paper_law_run():
 
 
 paper = ctx.cached("paper-law", paper_law_run)
-for name, value in [("ch2_mf_N", S.mf_N), ("ch2_mf_K", S.mf_K), ("ch2_mf_samples", S.mf_samples)]:
+for name, value in [("ch2_mf_N", S.mf_N), ("ch2_mf_K", S.mf_K), ("ch2_mf_samples", S.mf_samples),
+                    ("ch2_fw_slope", FW_SLOPE)]:
     mfat.chapter.glue(name, value)
 fig3_figure(S.mf_d_values, lambda c, j: law_stats(paper, c, j), paper["beta"], S.mf_K, GAIN,
             "$\\|J(x)\\|_{p,q}$", "exact law of $\\|J(x)\\|_{p,q}$ (mean ± sd)",
@@ -915,7 +933,7 @@ fig3_figure(S.mf_d_values, lambda c, j: law_stats(paper, c, j), paper["beta"], S
 # %%
 paper_rows, paper_slopes = bound_and_slope_claims("Fig. 3 exact law", S.mf_d_values,
                                                   lambda c, j: law_stats(paper, c, j), paper["beta"], S.mf_K, GAIN,
-                                                  lambda c, j, pq, d: 1.05)
+                                                  lambda c, j, pq, d: 1.05, slope_allowance=FW_SLOPE)
 paper_slopes.style.format("{:.3f}", subset=SLOPE_COLUMNS)
 
 # %% [markdown]
