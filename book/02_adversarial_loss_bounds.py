@@ -829,8 +829,8 @@ def width_run():
     res = al.sweep(configs, [], PAIRS, n_networks=S.n_networks, n_inputs=S.sweep_inputs, generator=gen,
                    device=ctx.device, norm_restarts=S.norm_restarts)
     res["beta"] = beta_mc(S.width_d, S.width_K, gen)
-    law_configs = [dict(cfg, N=N) for N in LAW_WIDTHS for cfg in configs[:1]]
-    res["law"] = al.chain_norms(law_configs, S.law_samples, PAIRS, generator=gen, restarts=S.norm_restarts)
+    res["law"] = al.chain_norms([dict(configs[0], N=N) for N in LAW_WIDTHS], S.law_samples, PAIRS, generator=gen,
+                                restarts=S.norm_restarts)
     return res
 
 

@@ -442,6 +442,12 @@ def heatmap(ax, res, title, lines=True):
         ax.plot(L_fine, boundary_fine["ode"], color="#ff7f0e", ls=":", lw=2.2,
                 label="$N^*(L)$, unfrozen ODE" + (" (below the grid)" if boundary["ode"].max() < min(S.widths)
                                                    else ""))
+    grid_axes(ax, title)
+    return mesh
+
+
+def grid_axes(ax, title):
+    """The axes of a depth-by-width heat map: cell edges, log width, one tick per grid value."""
     ax.set_yscale("log")
     ax.set_ylim(edges(S.widths, log=True)[[0, -1]])
     ax.set_xlim(edges(S.depths)[[0, -1]])
@@ -450,7 +456,6 @@ def heatmap(ax, res, title, lines=True):
     ax.set_xticks(S.depths)
     ax.grid(False)
     ax.set(xlabel="depth $L$", ylabel="width $N$", title=title)
-    return mesh
 
 
 names = list(grids)
@@ -631,13 +636,7 @@ for ax, name in zip(axes[0], ("vanilla adversarial", "residual adversarial")):
     if name.startswith("residual"):
         ax.axhline(N_C, color="white", ls="--", lw=1.5, label=f"$N_c = K/(\\alpha\\sigma_w^2(0))$ = {N_C:g}")
         ax.legend(loc="lower right", fontsize="x-small")
-    ax.set_yscale("log")
-    ax.set_ylim(edges(S.widths, log=True)[[0, -1]])
-    ax.set_yticks(S.widths, [str(w) for w in S.widths])
-    ax.minorticks_off()
-    ax.set_xticks(S.depths)
-    ax.grid(False)
-    ax.set(xlabel="depth $L$", ylabel="width $N$", title=f"{name}: final $\\log_{{10}}$ gain")
+    grid_axes(ax, f"{name}:\nfinal $\\log_{{10}}$ gain")
 fig.colorbar(mesh, ax=list(axes[0]), label=f"$\\log_{{10}}\\,\\|J\\|_F^2/K$ (m: {log_m:g})", shrink=0.9)
 fig.suptitle(f"the measured gain $\\omega^L$ after t = {t_budget:g}: trainable means between m = {S.m:g} and "
              f"M = {S.M:g}");

@@ -261,6 +261,18 @@ def measure(net: ReLULikeNet, x: torch.Tensor, eps_values, pairs=PAIRS, *, lin: 
 _NET_KEYS = ("d", "N", "K", "L", "sigma_w2", "sigma_b2", "u", "v", "residual")
 
 
+def _check_configs(configs) -> list[dict]:
+    """The list of network settings of :func:`sweep` / :func:`chain_norms`: non-empty, Definition 3.1 keys only."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("parameter 'configs' = [] is out of range: allowed at least one network setting")
+    for cfg in configs:
+        unknown = set(cfg) - set(_NET_KEYS)
+        if unknown:
+            raise ValueError(f"parameter 'configs' has unknown keys {sorted(unknown)}: allowed {', '.join(_NET_KEYS)}")
+    return configs
+
+
 def sweep(configs, eps_values, pairs=PAIRS, *, n_networks: int, n_inputs: int, generator: torch.Generator,
           device="cpu", dtype: torch.dtype = torch.float32, progress: bool = False, **measure_kwargs) -> dict:
     """:func:`measure` over a list of network settings, ``n_networks`` random networks each.
@@ -275,14 +287,9 @@ def sweep(configs, eps_values, pairs=PAIRS, *, n_networks: int, n_inputs: int, g
     pairs = check_pairs(pairs)
     n_networks = check_int("n_networks", n_networks, min_value=1)
     n_inputs = check_int("n_inputs", n_inputs, min_value=1)
-    configs = list(configs)
-    if not configs:
-        raise ValueError("parameter 'configs' = [] is out of range: allowed at least one network setting")
+    configs = _check_configs(configs)
     results = []
     for c, cfg in enumerate(configs):
-        unknown = set(cfg) - set(_NET_KEYS)
-        if unknown:
-            raise ValueError(f"parameter 'configs' has unknown keys {sorted(unknown)}: allowed {', '.join(_NET_KEYS)}")
         per_net = []
         for _ in range(n_networks):
             net = ReLULikeNet(**cfg, generator=generator, dtype=dtype, device=device)
@@ -390,14 +397,8 @@ def chain_norms(configs, n_samples: int, pairs=PAIRS, *, generator: torch.Genera
     """
     pairs = check_pairs(pairs)
     n_samples = check_int("n_samples", n_samples, min_value=1)
-    configs = list(configs)
-    if not configs:
-        raise ValueError("parameter 'configs' = [] is out of range: allowed at least one network setting")
     norms, exact = [], []
-    for cfg in configs:
-        unknown = set(cfg) - set(_NET_KEYS)
-        if unknown:
-            raise ValueError(f"parameter 'configs' has unknown keys {sorted(unknown)}: allowed {', '.join(_NET_KEYS)}")
+    for cfg in _check_configs(configs):
         spec = NetworkSpec(**cfg)
         chunk = max(1, check_int("max_elements", max_elements, min_value=1) // (spec.K * spec.d))
         per_pair = {pq: [] for pq in pairs}
