@@ -121,7 +121,8 @@ import mfat
 import mfat.chapter
 from mfat import plotting, stats, theory
 from mfat.data import load
-from mfat.experiments.trainability import (agreement, depth_gains, depth_width_grid, jacobian_gain)
+from mfat.experiments.trainability import (agreement, depth_gains, depth_width_grid, initial_balance,
+                                         jacobian_gain)
 from mfat.grid import NetStack, train_grid
 from mfat.networks import ReLULikeNet, make_generator
 from mfat.theory import bounds
@@ -410,7 +411,7 @@ def run_grid(objective, residual, data=(X, y), offset=0):
 grids = ctx.cached("grid-cells", lambda: {"vanilla adversarial": run_grid("adversarial", False, offset=1),
                                      "vanilla standard": run_grid("standard", False, offset=2),
                                      "residual adversarial": run_grid("adversarial", True, offset=3)})
-if S.fashion:
+if S.fashion and S.dataset != "fashion-mnist":
     Xf, yf = load("fashion-mnist", "train", n=S.n_train, device=ctx.device)
     grids["fashion vanilla adversarial"] = ctx.cached("fashion-cells",
                                                       lambda: run_grid("adversarial", False, (Xf, yf), 4))
@@ -503,12 +504,18 @@ threshold, n_amb = threshold_for(boundary[best])
 table = pd.DataFrame({"law": list(theory.LAWS),
                       "agreement": [agr[law]["fraction"] for law in theory.LAWS],
                       **{f"N*(L={L})": [boundary[law][j] for law in theory.LAWS] for j, L in enumerate(S.depths)}})
-# the observed boundary: the smallest width from which every wider cell trains (inf if none)
-obs_boundary = []
-for j in range(len(S.depths)):
-    ok = observed[:, j]
-    tail = [i for i in range(len(S.widths)) if ok[i:].all()]
-    obs_boundary.append(S.widths[tail[0]] if tail else math.inf)
+
+
+def observed_boundary(trains):
+    """Per depth, the smallest width from which every wider cell trains (inf if none); trains: (widths, depths)."""
+    out = []
+    for j in range(len(S.depths)):
+        tail = [i for i in range(len(S.widths)) if trains[i:, j].all()]
+        out.append(S.widths[tail[0]] if tail else math.inf)
+    return out
+
+
+obs_boundary = observed_boundary(observed)
 obs_table = pd.DataFrame({"L": S.depths, "observed: trains from N =": obs_boundary,
                           "N* linear": boundary["linear"].round(1), "N* ODE": boundary["ode"].round(1)})
 mfat.chapter.glue("ch4_agree_linear", agr["linear"]["fraction"])
@@ -615,6 +622,123 @@ pd.DataFrame({"L": S.depths, f"residual adversarial, N={S.narrow_N}": narrow["ad
 # several times larger). Standard training collapses nowhere (lowest accuracy
 # {glue:text}`ch4_min_std:.2f`).
 #
+# ### The same boundary on Fashion-MNIST, and the objective the theorem leaves out
+#
+# {prf:ref}`thm-vanilla-exit` does not look at the data: $N^*(L)$ depends on the depth, the budget $t$,
+# $\epsilon$ and $\beta$ only. The Fashion-MNIST panel of Fig. 5 is the vanilla adversarial grid again (same
+# networks, budget and data order) on the first {glue:text}`ch4_n_train` Fashion-MNIST training images.
+# Fashion-MNIST is harder, so a trained cell ends lower, but the collapse threshold (twice chance) stays the
+# same.
+
+# %%
+FASHION = "fashion vanilla adversarial"
+has_fashion = FASHION in grids
+if has_fashion:
+    acc_f = grids[FASHION]["acc"].mean(axis=2)
+    observed_f = acc_f >= S.collapse_acc
+    agr_f = {law: agreement(observed_f, S.widths, boundary[law]) for law in theory.LAWS}
+    mfat.chapter.glue("ch4_fashion_agree", agr_f[best]["fraction"])
+    mfat.chapter.glue("ch4_fashion_agree_other", agr_f["ode" if best == "linear" else "linear"]["fraction"])
+    mfat.chapter.glue("ch4_fashion_collapsed", int((~observed_f).sum()))
+    mfat.chapter.glue("ch4_mnist_collapsed", int((~observed).sum()))
+    mfat.chapter.glue("ch4_cells", int(observed.size))
+    display(pd.DataFrame({"L": S.depths, f"{S.dataset}: trains from N =": obs_boundary,
+                          "Fashion-MNIST: trains from N =": observed_boundary(observed_f),
+                          "N* linear": boundary["linear"].round(1), "N* ODE": boundary["ode"].round(1)}))
+    pd.DataFrame({"law": list(theory.LAWS), f"agreement, {S.dataset}": [agr[law]["fraction"] for law in theory.LAWS],
+                  "agreement, Fashion-MNIST": [agr_f[law]["fraction"] for law in theory.LAWS]}).round(3)
+else:
+    print("The Fashion-MNIST grid is off in this run (setting `fashion`, or `dataset` is already Fashion-MNIST).")
+    for k in ("ch4_fashion_agree", "ch4_fashion_agree_other", "ch4_fashion_collapsed", "ch4_mnist_collapsed",
+              "ch4_cells"):
+        mfat.chapter.glue(k, math.nan)
+
+# %% [markdown]
+# Taken at its word, the theorem predicts the same boundary on both data sets. That is not what happens:
+# on Fashion-MNIST the {glue:text}`ch4_best_law` (chosen on MNIST) agrees with only
+# {glue:text}`ch4_fashion_agree:.0%` of the cells (the other law: {glue:text}`ch4_fashion_agree_other:.0%`),
+# against {glue:text}`ch4_agree_linear:.0%` for the linear law on MNIST, because
+# {glue:text}`ch4_fashion_collapsed` of {glue:text}`ch4_cells` Fashion cells collapse against
+# {glue:text}`ch4_mnist_collapsed` MNIST cells: networks the theorem counts as lost keep training. We do not
+# hold the Fashion grid to the MNIST acceptance threshold; we find out why it differs and test that.
+#
+# **The objective.** The theorem follows the gradient flow of $L_{adv}$, whose drive on the weights comes from
+# $J(x)$ alone. The networks are trained on CE $+\ \lambda L_{adv}$, and the cross-entropy pulls the other way:
+# fitting the labels needs a large $J$. Only the pull depends on the data. A bias-free ReLU network is
+# positively homogeneous, $f(cx) = c f(x)$, so the cross-entropy gradient grows with the input norm
+# (Fashion-MNIST images carry more ink: {glue:text}`ch4_norm_fashion:.1f` against
+# {glue:text}`ch4_norm_mnist:.1f` mean $\lVert x\rVert_2$), while the law of $J(x)$, and with it the drive of
+# {prf:ref}`thm-vanilla-exit`, does not depend on $x$. `initial_balance` measures both at initialisation, on
+# {glue:text}`ch4_balance_networks` random networks per cell of the grid, the same networks and the same
+# {glue:text}`ch4_balance_batch` row indices on both data sets:
+#
+# * **Claim (the drive does not see the data):** the mean $L_{adv}$ at initialisation differs between the data
+#   sets by {glue:text}`ch4_ladv_diff:.1%` ± {glue:text}`ch4_ladv_se:.1%` (allowance 5%). It is exactly
+#   independent of $x$ only as $\epsilon\to0$: by homogeneity, a larger $\lVert x\rVert$ acts like a smaller
+#   $\epsilon$, and at $\epsilon$ = 0.3 the perturbation is not small next to the image.
+# * **Claim (the pull does):** the ratio $\lVert\nabla\,\mathrm{CE}\rVert/\lVert\nabla\lambda L_{adv}\rVert$ is
+#   {glue:text}`ch4_pull_ratio:.2f` times larger on Fashion-MNIST (geometric mean over the pairs; asserted
+#   above 1 by more than 3 standard errors of the log).
+# * **Claims (consequences):** with a stronger pull, Fashion-MNIST collapses in no more cells than MNIST, and
+#   the theorem's guarantee side still holds there: every Fashion cell with $N\ge N^*(L)$ trains.
+#
+# So on Fashion-MNIST the boundary is off by the third effect named above, the training objective: $N^*(L)$
+# is where the adversarial term alone would take the network out of the trainable set, and how far the
+# cross-entropy delays that depends on the data. A probe run while writing this section (objective
+# $L_{adv}$ alone, `grid_config("adv_only")`, widths 64 to 256, depths 2 to 10, 600 steps at lr 0.05, 5000
+# images) found no difference: on both data sets every cell ended at chance, its gain below $10^{-3.3}$.
+# Rerun it with `depth_width_grid(X, y, S.depths, S.widths, grid_config("adv_only"), sigma_w2=S.sigma_w2)`.
+
+# %%
+def balance():
+    out = {}
+    for name, (Xd, yd) in (("mnist", (X, y)), ("fashion-mnist", (Xf, yf))):
+        out[name] = initial_balance(Xd, yd, S.depths, S.widths, grid_config("adversarial"), sigma_w2=S.sigma_w2,
+                                    n_networks=S.balance_networks, batch_size=min(S.balance_batch, S.n_train),
+                                    seed=S.seed + 7, device=ctx.device)
+        out[name]["norm"] = float(Xd.norm(dim=1).mean())
+    return out
+
+
+if has_fashion and S.dataset == "mnist":
+    bal = ctx.cached("balance", balance)
+    bm, bf = bal["mnist"], bal["fashion-mnist"]
+    rel = (bf["L_adv"] - bm["L_adv"]) / bm["L_adv"].mean(axis=2, keepdims=True)
+    rel_mean, rel_se = float(rel.mean()), float(rel.std(ddof=1) / math.sqrt(rel.size))
+    ctx.card.close("the drive does not see the data: mean L_adv at init, Fashion-MNIST vs MNIST (relative)",
+                   0.0, rel_mean, atol=0.05, note=f"± {rel_se:.3g} (1 s.e., {rel.size} paired networks)")
+    log_pull = np.log((bf["grad_ce"] / bf["grad_adv"]) / (bm["grad_ce"] / bm["grad_adv"]))
+    pull_mean, pull_se = float(log_pull.mean()), float(log_pull.std(ddof=1) / math.sqrt(log_pull.size))
+    ctx.card.at_least("the pull does: log of the ratio |grad CE|/|grad lam L_adv| at init, Fashion-MNIST over "
+                      "MNIST (> 3 s.e.)", pull_mean, 3 * pull_se,
+                      note=f"s.e. {pull_se:.3g}; ratio {math.exp(pull_mean):.2f}")
+    ctx.card.at_most("with the stronger pull, Fashion-MNIST collapses in no more cells than MNIST",
+                     int((~observed_f).sum()), int((~observed).sum()))
+    guaranteed = agr[best]["predicted"]
+    ctx.card.holds(f"guarantee side on Fashion-MNIST: every cell with N >= N*(L) ({best} law) trains",
+                   bool(observed_f[guaranteed].all()),
+                   measured=f"{int(observed_f[guaranteed].sum())} of {int(guaranteed.sum())} such cells train")
+    ctx.card.holds("Fig. 5 on Fashion-MNIST, vanilla adversarial: the collapse is visible (some cells at chance, "
+                   "some trained)", (~observed_f).any() and observed_f.any(),
+                   measured=f"{int((~observed_f).sum())} collapsed, {int(observed_f.sum())} trained of "
+                            f"{observed_f.size}")
+    for k, v in {"ch4_ladv_diff": rel_mean, "ch4_ladv_se": rel_se, "ch4_pull_ratio": math.exp(pull_mean),
+                 "ch4_norm_mnist": bm["norm"], "ch4_norm_fashion": bf["norm"]}.items():
+        mfat.chapter.glue(k, v)
+    ratio_table = pd.DataFrame({
+        "L": S.depths,
+        **{f"|∇CE|/|∇λL_adv|, N={N}, MNIST / Fashion": [
+            f"{(bm['grad_ce'] / bm['grad_adv'])[i, j].mean():.3f} / {(bf['grad_ce'] / bf['grad_adv'])[i, j].mean():.3f}"
+            for j in range(len(S.depths))] for i, N in enumerate(S.widths)}})
+else:
+    ratio_table = pd.DataFrame()
+    for k in ("ch4_ladv_diff", "ch4_ladv_se", "ch4_pull_ratio", "ch4_norm_mnist", "ch4_norm_fashion"):
+        mfat.chapter.glue(k, math.nan)
+mfat.chapter.glue("ch4_balance_networks", S.balance_networks)
+mfat.chapter.glue("ch4_balance_batch", min(S.balance_batch, S.n_train))
+ratio_table
+
+# %% [markdown]
 # ### Residual networks: the theorem's own quantity, and the accuracy
 #
 # {prf:ref}`thm-residual-stays` is a statement about the gain: $\omega_r^L\ge1\ge m$, so a residual network
@@ -712,6 +836,9 @@ pd.DataFrame([{**speed, "ratio": speed_ratio}]).round(3)
 #   agrees with {glue:text}`ch4_agree_linear:.0%` of the cells of the MNIST grid (threshold
 #   {glue:text}`ch4_threshold:.2f`); the unfrozen-ODE boundary with {glue:text}`ch4_agree_ode:.0%`. The
 #   mechanism differs from the theory's: $\lVert J\rVert$ collapses while $\sigma_w^2$ barely moves.
+# * On Fashion-MNIST the same boundary agrees with only {glue:text}`ch4_fashion_agree:.0%` of the cells:
+#   the cross-entropy pulls {glue:text}`ch4_pull_ratio:.1f`$\times$ harder against the adversarial drive there
+#   (measured at initialisation), and delays the collapse the theorem predicts from the drive alone.
 # * Standard training does not collapse in this grid. Residual networks under adversarial training stay
 #   $(M,m)$-trainable in every cell (Theorem 5.7; smallest gain {glue:text}`ch4_min_gain_res:.2g`) and keep
 #   their accuracy from the width $N_c$ = {glue:text}`ch4_N_c:.0f` on; below it they can collapse

@@ -1,5 +1,6 @@
 """Chapter 4 measurements: Jacobian gains of random networks (Lemma 5.5), the depth-by-width training grids of
-Fig. 5 (Theorems 5.6, 5.7) and one collapsing run followed in time.
+Fig. 5 (Theorems 5.6, 5.7), one collapsing run followed in time, and the balance of the two terms of the
+training objective at initialisation (why the boundary moves with the data set).
 
 All randomness comes from explicit seeds/generators; every function takes a ``device``.
 """
@@ -15,10 +16,10 @@ import torch
 from ..data import gaussian_inputs
 from ..grid import NetStack, train_grid
 from ..networks import ReLULikeNet, make_generator, resolve_device
-from ..training import TrainConfig
+from ..training import L_adv_per_example, TrainConfig
 from ..validation import check_int, check_real
 
-__all__ = ["depth_gains", "cell_seed", "depth_width_grid", "agreement", "jacobian_gain"]
+__all__ = ["depth_gains", "cell_seed", "depth_width_grid", "agreement", "jacobian_gain", "initial_balance"]
 
 
 @torch.no_grad()
@@ -152,3 +153,49 @@ def jacobian_gain(net: ReLULikeNet, x: torch.Tensor) -> float:
 
     J, _ = decompose(net, x)
     return float(J.double().pow(2).sum(dim=(1, 2)).mean()) / net.spec.K
+
+
+def initial_balance(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], widths: Sequence[int],
+                    config: TrainConfig, *, sigma_w2: float, n_networks: int = 4, batch_size: int = 256,
+                    seed: int = 0, device="cpu") -> dict:
+    """The two forces of the objective CE + lam L_adv of Fig. 5 on random networks, at initialisation.
+
+    For each (width N, depth L, network r): the network of :func:`cell_seed` (seed, N, L, r) and one batch of
+    ``batch_size`` rows of X (d columns) drawn from the same seed, so two data sets of the same size are
+    compared on the same networks and the same row indices. Returns float64 arrays [width, depth, network]:
+
+    - ``L_adv``: the batch mean of L_adv(x) (the attack of ``config``; Theorem 5.4's quantity, whose law does
+      not depend on x for a bias-free ReLU network, since J(x) does not);
+    - ``grad_ce``, ``grad_adv``: the Euclidean norms of the gradients of the clean cross-entropy and of
+      lam * L_adv with respect to all parameters (the pull that keeps the network fitting the data, and the
+      drive of Theorem 5.6 that shrinks its gain).
+    """
+    depths = [check_int("depths", L, min_value=1) for L in depths]
+    widths = [check_int("widths", N, min_value=1) for N in widths]
+    n_networks = check_int("n_networks", n_networks, min_value=1)
+    batch_size = check_int("batch_size", batch_size, min_value=1, max_value=len(X))
+    sigma_w2 = check_real("sigma_w2", sigma_w2, min_value=0.0)
+    device = resolve_device(device)
+    X, y = X.to(device), y.to(device)
+    K = int(y.max()) + 1
+    shape = (len(widths), len(depths), n_networks)
+    res = {k: np.full(shape, np.nan) for k in ("L_adv", "grad_ce", "grad_adv")}
+    for i, N in enumerate(widths):
+        for j, L in enumerate(depths):
+            for r in range(n_networks):
+                s = cell_seed(seed, N, L, r)
+                net = ReLULikeNet(X.shape[1], N, K, L, sigma_w2, generator=make_generator(s, device=device),
+                                  dtype=X.dtype, device=device)
+                g = make_generator(s + 1, device=device)
+                idx = torch.randperm(len(X), generator=g, device=device)[:batch_size]
+                xb, yb = X[idx], y[idx]
+                params = list(net.parameters())
+                ce = torch.nn.functional.cross_entropy(net(xb), yb)
+                l_adv = L_adv_per_example(net, xb, config, generator=g).mean()
+                adv = config.lam * l_adv
+                for key, loss in (("grad_ce", ce), ("grad_adv", adv)):
+                    grads = torch.autograd.grad(loss, params, allow_unused=True)
+                    res[key][i, j, r] = float(torch.sqrt(sum(gr.double().pow(2).sum() for gr in grads
+                                                             if gr is not None)))
+                res["L_adv"][i, j, r] = float(l_adv.detach())
+    return res

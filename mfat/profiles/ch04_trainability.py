@@ -37,7 +37,10 @@ class TrainabilitySettings(Settings):
     collapse_acc: float = param(0.2, gt=0.0, lt=1.0, doc="training accuracy below which a cell has collapsed "
                                                         "(0.2 = twice chance for 10 classes)")
     c: float = param(2.0, gt=0.0, doc="constant of Theorem 5.4 (2: gradient-flow convention)")
-    fashion: bool = param(False, doc="also train the vanilla adversarial grid on Fashion-MNIST")
+    fashion: bool = param(True, doc="also train the vanilla adversarial grid on Fashion-MNIST")
+    balance_networks: int = param(4, ge=2, doc="random networks per grid cell whose CE and L_adv gradients are "
+                                                "compared across the data sets at initialisation")
+    balance_batch: int = param(256, ge=2, doc="rows of each data set on which the initial gradients are taken")
     max_cells: int = param(64, ge=1, doc="most networks trained at once (memory bound)")
     # the collapsing run followed in time
     run_N: int = param(64, ge=4, doc="width of the collapsing run")
