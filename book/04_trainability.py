@@ -385,9 +385,10 @@ ctx.card.holds("collapsing run: sigma_w^2 stays above the exit value m^(1/L)/alp
 # {glue:text}`ch4_eval_size` of them. The networks of one width are trained together as one batched
 # computation (`mfat.grid`); each cell is exactly the run `mfat.training.train` would make on its own. Three
 # grids: vanilla under adversarial training (Theorem 5.6), vanilla under standard training, residual
-# ($\sigma_w^2(0)$ = {glue:text}`ch4_res_sw`) under adversarial training (Theorem 5.7). A cell has
+# ($\sigma_w^2(0)$ = {glue:text}`ch4_res_sw`) under adversarial training (Theorem 5.7), and a fourth panel,
+# the first grid again on Fashion-MNIST (setting `fashion`; discussed below). A cell has
 # **collapsed** when its accuracy is below {glue:text}`ch4_collapse_acc` (twice chance). On the vanilla
-# adversarial map, the dashed line is the linear-law boundary $N^*(L)$ and the dotted line the unfrozen-ODE
+# adversarial maps, the dashed line is the linear-law boundary $N^*(L)$ and the dotted line the unfrozen-ODE
 # boundary, both for $m = 10^{-4}$ (cells above a line are predicted to train; the ODE line can fall below
 # the grid).
 
@@ -413,8 +414,8 @@ grids = ctx.cached("grid-cells", lambda: {"vanilla adversarial": run_grid("adver
                                      "residual adversarial": run_grid("adversarial", True, offset=3)})
 if S.fashion and S.dataset != "fashion-mnist":
     Xf, yf = load("fashion-mnist", "train", n=S.n_train, device=ctx.device)
-    grids["fashion vanilla adversarial"] = ctx.cached("fashion-cells",
-                                                      lambda: run_grid("adversarial", False, (Xf, yf), 4))
+    grids["Fashion-MNIST: vanilla adversarial"] = ctx.cached("fashion-cells",
+                                                             lambda: run_grid("adversarial", False, (Xf, yf), 4))
 
 boundary = {law: np.array([theory.critical_width(int(L), t_budget, S.eps, beta, m=S.m, M=S.M, c=S.c, law=law)
                            for L in S.depths]) for law in theory.LAWS}
@@ -466,8 +467,9 @@ for ax, name in zip(axes[0], names):
 handles, labels = axes[0, 0].get_legend_handles_labels()
 fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize="small", frameon=True, facecolor="0.6")
 fig.colorbar(mesh, ax=list(axes[0]), label="training accuracy", shrink=0.9)
+data_note = f"{S.dataset} (last panel: Fashion-MNIST)" if len(names) > 3 else S.dataset
 fig.suptitle(f"Fig. 5: training accuracy after t = {t_budget:g} ({S.steps} steps), $p=q=\\infty$, "
-             f"$\\epsilon$={S.eps:g}, {S.dataset}; lines: predicted boundaries for m = {S.m:g}")
+             f"$\\epsilon$={S.eps:g}, {data_note}; lines: predicted boundaries for m = {S.m:g}")
 
 for k, v in {"ch4_steps": S.steps, "ch4_lr": S.lr, "ch4_t_budget": t_budget, "ch4_batch": S.batch_size,
              "ch4_n_train": S.n_train, "ch4_eval_size": S.eval_size, "ch4_res_sw": S.residual_sigma_w2,
@@ -631,7 +633,7 @@ pd.DataFrame({"L": S.depths, f"residual adversarial, N={S.narrow_N}": narrow["ad
 # same.
 
 # %%
-FASHION = "fashion vanilla adversarial"
+FASHION = "Fashion-MNIST: vanilla adversarial"
 has_fashion = FASHION in grids
 if has_fashion:
     acc_f = grids[FASHION]["acc"].mean(axis=2)
@@ -645,8 +647,9 @@ if has_fashion:
     display(pd.DataFrame({"L": S.depths, f"{S.dataset}: trains from N =": obs_boundary,
                           "Fashion-MNIST: trains from N =": observed_boundary(observed_f),
                           "N* linear": boundary["linear"].round(1), "N* ODE": boundary["ode"].round(1)}))
-    pd.DataFrame({"law": list(theory.LAWS), f"agreement, {S.dataset}": [agr[law]["fraction"] for law in theory.LAWS],
-                  "agreement, Fashion-MNIST": [agr_f[law]["fraction"] for law in theory.LAWS]}).round(3)
+    display(pd.DataFrame({"law": list(theory.LAWS),
+                          f"agreement, {S.dataset}": [agr[law]["fraction"] for law in theory.LAWS],
+                          "agreement, Fashion-MNIST": [agr_f[law]["fraction"] for law in theory.LAWS]}).round(3))
 else:
     print("The Fashion-MNIST grid is off in this run (setting `fashion`, or `dataset` is already Fashion-MNIST).")
     for k in ("ch4_fashion_agree", "ch4_fashion_agree_other", "ch4_fashion_collapsed", "ch4_mnist_collapsed",
@@ -654,13 +657,15 @@ else:
         mfat.chapter.glue(k, math.nan)
 
 # %% [markdown]
-# Taken at its word, the theorem predicts the same boundary on both data sets. That is not what happens:
-# on Fashion-MNIST the {glue:text}`ch4_best_law` (chosen on MNIST) agrees with only
-# {glue:text}`ch4_fashion_agree:.0%` of the cells (the other law: {glue:text}`ch4_fashion_agree_other:.0%`),
-# against {glue:text}`ch4_agree_linear:.0%` for the linear law on MNIST, because
-# {glue:text}`ch4_fashion_collapsed` of {glue:text}`ch4_cells` Fashion cells collapse against
-# {glue:text}`ch4_mnist_collapsed` MNIST cells: networks the theorem counts as lost keep training. We do not
-# hold the Fashion grid to the MNIST acceptance threshold; we find out why it differs and test that.
+# Taken at its word, the theorem predicts the same boundary on both data sets. On Fashion-MNIST the
+# {glue:text}`ch4_best_law` (chosen on MNIST) agrees with {glue:text}`ch4_fashion_agree:.0%` of the cells
+# (the other law: {glue:text}`ch4_fashion_agree_other:.0%`), against {glue:text}`ch4_agree_linear:.0%` for
+# the linear law on MNIST: {glue:text}`ch4_fashion_collapsed` of {glue:text}`ch4_cells` Fashion cells
+# collapse against {glue:text}`ch4_mnist_collapsed` MNIST cells, so networks the theorem counts as lost keep
+# training. At the largest scale run on a CPU (`results/reduced/04_trainability`: widths to 512, depths to
+# 12, 600 steps) the gap is wide, 7 against 16 collapsed cells of 24 and an agreement of 0.625 against
+# 0.917. We do not hold the Fashion grid to the MNIST acceptance threshold; we find out why it differs and
+# test that.
 #
 # **The objective.** The theorem follows the gradient flow of $L_{adv}$, whose drive on the weights comes from
 # $J(x)$ alone. The networks are trained on CE $+\ \lambda L_{adv}$, and the cross-entropy pulls the other way:
