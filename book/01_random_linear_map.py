@@ -251,7 +251,7 @@ for ax, (arch, r) in zip(axes[0], fig1.items()):
     sd = math.sqrt(PRED[arch]["var_J"])
     e, c = np.sort(r["explicit"]["J"]) / sd, np.quantile(r["chain_small"]["J"], probs) / sd
     ks2 = float(sst.ks_2samp(r["explicit"]["J"], r["chain_small"]["J"]).statistic)
-    tol2 = rlm.two_sample_ks_tolerance(S.explicit_n, S.n_samples)
+    tol2 = stats.two_sample_ks_tolerance(S.explicit_n, S.n_samples)
     EXPL[arch] = (ks2, tol2)
     lim = float(max(abs(e).max(), abs(c).max()))
     plotting.theory_line(ax, [-lim, lim], [-lim, lim], label="equal laws")
@@ -317,9 +317,9 @@ for ax, (label, r, N) in zip(axes[0], (("paper", fig1["vanilla ReLU"]["chain"], 
     rows = np.stack([J, a], 1)
     sq = lambda s: float(np.corrcoef(s[:, 0] ** 2, s[:, 1] ** 2)[0, 1])  # noqa: E731
     JOINT[label] = dict(N=N, corr=float(np.corrcoef(J, a)[0, 1]),
-                        corr_tol=rlm.uncorrelated_tolerance(len(J), fw["kurt_J"][-1], fw["kurt_a"][-1],
-                                                            fw["corr_sq"][-1]),
-                        corr_sq=sq(rows), corr_sq_se=rlm.batch_standard_error(rows, sq), pred_sq=fw["corr_sq"][-1])
+                        corr_tol=stats.uncorrelated_tolerance(len(J), fw["kurt_J"][-1], fw["kurt_a"][-1],
+                                                              fw["corr_sq"][-1]),
+                        corr_sq=sq(rows), corr_sq_se=stats.batch_standard_error(rows, sq), pred_sq=fw["corr_sq"][-1])
     lim = 4.5
     ax.hexbin(np.clip(J, -lim, lim), np.clip(a, -lim, lim), gridsize=45, bins="log", cmap="Blues",
               extent=(-lim, lim, -lim, lim))
@@ -401,10 +401,10 @@ for j, label in enumerate(IN_LABELS):
 for i, j in ((0, 1), (2, 3), (0, 2)):
     r, pred = inp["corr_J"][i, j], inp["pred_corr_J"][i, j]
     ctx.card.close(f"corr(J_11({IN_LABELS[i]}), J_11({IN_LABELS[j]})) = mean-field prediction", pred, r,
-                   atol=rlm.fisher_correlation_tolerance(r, S.inputs_n))
+                   atol=stats.fisher_correlation_tolerance(r, S.inputs_n))
     ra, pa = inp["corr_a"][i, j], inp["pred_corr_a"][i, j]
     ctx.card.close(f"corr(a_1({IN_LABELS[i]}), a_1({IN_LABELS[j]})) = mean-field prediction", pa, ra,
-                   atol=rlm.fisher_correlation_tolerance(ra, S.inputs_n))
+                   atol=stats.fisher_correlation_tolerance(ra, S.inputs_n))
 mfat.chapter.glue("ch1_corr_gauss", inp["corr_J"][0, 1])
 mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3])
 
@@ -601,12 +601,12 @@ zs = np.abs(ws["corr_sq"] - ws["pred_corr_sq"])[light] / ws["corr_sq_se"][light]
 i_s = int(np.flatnonzero(light)[np.argmax(zs)])
 ctx.card.close(f"finite width: corr(J^2, a^2) exact (N={int(Nl[0])}..{int(Nl[-1])}, worst N={int(Ns[i_s])})",
                ws["pred_corr_sq"][i_s], ws["corr_sq"][i_s], atol=stats.Z_DEFAULT * ws["corr_sq_se"][i_s])
-zc = [abs(ws["corr_Ja"][i]) / rlm.uncorrelated_tolerance(S.width_n, ws["pred_kurt_J"][i], ws["pred_kurt_a"][i],
-                                                            ws["pred_corr_sq"][i]) for i in np.flatnonzero(light)]
+zc = [abs(ws["corr_Ja"][i]) / stats.uncorrelated_tolerance(S.width_n, ws["pred_kurt_J"][i], ws["pred_kurt_a"][i],
+                                                              ws["pred_corr_sq"][i]) for i in np.flatnonzero(light)]
 i_c = int(np.flatnonzero(light)[np.argmax(zc)])
 ctx.card.close(f"finite width: corr(J, a) = 0 (N={int(Nl[0])}..{int(Nl[-1])}, worst N={int(Ns[i_c])})", 0.0,
-               ws["corr_Ja"][i_c], atol=rlm.uncorrelated_tolerance(S.width_n, ws["pred_kurt_J"][i_c],
-                                                                   ws["pred_kurt_a"][i_c], ws["pred_corr_sq"][i_c]))
+               ws["corr_Ja"][i_c], atol=stats.uncorrelated_tolerance(S.width_n, ws["pred_kurt_J"][i_c],
+                                                                     ws["pred_kurt_a"][i_c], ws["pred_corr_sq"][i_c]))
 ctx.card.at_least(f"finite width: Gaussianity rejected at N={int(Ns[0])} (KS above the critical value)",
                   ws["ks_J"][0], stats.ks_tolerance(S.width_n))
 ctx.card.at_most(f"finite width: KS within sampling noise at N={int(Ns[-1])}", ws["ks_J"][-1],

@@ -1,6 +1,6 @@
 """mfat.sampling: the Gram-chain, unit-level and explicit-network samplers give the same (exact) law.
 
-Tolerances: two-sample KS at level 1e-4 (mfat.experiments.random_linear_map.two_sample_ks_tolerance) and
+Tolerances: two-sample KS at level 1e-4 (mfat.stats.two_sample_ks_tolerance) and
 z = 4 standard errors for moments, with the exact finite-width kurtosis in the variance-ratio tolerance.
 """
 
@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from scipy import stats as sst
 
 from mfat import theory
-from mfat.experiments.random_linear_map import (batch_standard_error, fisher_correlation_tolerance, law_summary,
-                                                two_sample_ks_tolerance)
+from mfat.experiments.random_linear_map import law_summary
 from mfat.networks import NetworkSpec
 from mfat.sampling import _wishart2, psd_factor, sample_chain, sample_explicit, sample_units, wishart
-from mfat.stats import Z_DEFAULT, variance_ratio_tolerance
+from mfat.stats import (Z_DEFAULT, batch_standard_error, fisher_correlation_tolerance, two_sample_ks_tolerance,
+                        variance_ratio_tolerance)
 
 
 def gen(seed=0):

@@ -16,11 +16,10 @@ from scipy import integrate
 from scipy import stats as sst
 
 from mfat import theory
-from mfat.experiments.random_linear_map import (batch_standard_error, fisher_correlation_tolerance,
-                                                uncorrelated_tolerance)
 from mfat.networks import NetworkSpec
 from mfat.sampling import sample_chain, sample_explicit, sample_units
-from mfat.stats import Z_DEFAULT, correlation_tolerance, variance_ratio_tolerance
+from mfat.stats import (Z_DEFAULT, batch_standard_error, correlation_tolerance, fisher_correlation_tolerance,
+                        uncorrelated_tolerance, variance_ratio_tolerance)
 
 ARCHS = [  # (residual, u, v, sigma_w2)
     (False, 1.0, 0.0, 2.0),   # vanilla ReLU, critical

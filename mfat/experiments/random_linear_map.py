@@ -19,17 +19,12 @@ from ..linearize import activation_slopes, decompose
 from ..networks import NetworkSpec
 from ..norms import dual_exponent, normalise_p
 from ..sampling import sample_chain, sample_explicit, sample_units
-from ..stats import (Z_DEFAULT, batch_standard_error, excess_kurtosis, fisher_correlation_tolerance,  # noqa: F401
-                     ks_distance_normal, ks_tolerance, mean_tolerance, two_sample_ks_tolerance,
-                     uncorrelated_tolerance, variance_ratio_tolerance)
+from ..stats import (Z_DEFAULT, batch_standard_error, excess_kurtosis, ks_distance_normal, ks_tolerance,
+                     mean_tolerance, variance_ratio_tolerance)
 from ..validation import check_int, check_real
 
 __all__ = [
     "law_summary",
-    "batch_standard_error",
-    "fisher_correlation_tolerance",
-    "two_sample_ks_tolerance",
-    "uncorrelated_tolerance",
     "chain_law",
     "units_law",
     "explicit_law",
