@@ -662,10 +662,9 @@ else:
 # (the other law: {glue:text}`ch4_fashion_agree_other:.0%`), against {glue:text}`ch4_agree_linear:.0%` for
 # the linear law on MNIST: {glue:text}`ch4_fashion_collapsed` of {glue:text}`ch4_cells` Fashion cells
 # collapse against {glue:text}`ch4_mnist_collapsed` MNIST cells, so networks the theorem counts as lost keep
-# training. At the largest scale run on a CPU (`results/reduced/04_trainability`: widths to 512, depths to
-# 12, 600 steps) the gap is wide, 7 against 16 collapsed cells of 24 and an agreement of 0.625 against
-# 0.917. We do not hold the Fashion grid to the MNIST acceptance threshold; we find out why it differs and
-# test that.
+# training. (The stored CPU run at a larger scale, `results/reduced/04_trainability`, shows a wider gap; see
+# `results/README.md`.) We do not hold the Fashion grid to the MNIST acceptance threshold; we find out why it
+# differs and test that.
 #
 # **The objective.** The theorem follows the gradient flow of $L_{adv}$, whose drive on the weights comes from
 # $J(x)$ alone. The networks are trained on CE $+\ \lambda L_{adv}$, and the cross-entropy pulls the other way:
@@ -677,13 +676,15 @@ else:
 # {glue:text}`ch4_balance_networks` random networks per cell of the grid, the same networks and the same
 # {glue:text}`ch4_balance_batch` row indices on both data sets:
 #
-# * **Claim (the drive does not see the data):** the mean $L_{adv}$ at initialisation differs between the data
-#   sets by {glue:text}`ch4_ladv_diff:.1%` ± {glue:text}`ch4_ladv_se:.1%` (allowance 5%). It is exactly
-#   independent of $x$ only as $\epsilon\to0$: by homogeneity, a larger $\lVert x\rVert$ acts like a smaller
-#   $\epsilon$, and at $\epsilon$ = 0.3 the perturbation is not small next to the image.
+# * **Claim (the drive does not see the data):** the mean $\lVert J(x)\rVert_{\infty,\infty}$ at
+#   initialisation, the $\epsilon\to0$ limit of $L_{adv}/\epsilon$, differs between the data sets by
+#   {glue:text}`ch4_jnorm_diff:.1%` ± {glue:text}`ch4_jnorm_se:.1%` (asserted zero within 4 standard errors
+#   of the paired difference). At $\epsilon$ = 0.3 itself the perturbation is not small next to the image,
+#   and by homogeneity a larger $\lVert x\rVert$ acts like a smaller $\epsilon$; the mean $L_{adv}$ there
+#   differs by {glue:text}`ch4_ladv_diff:.1%` ± {glue:text}`ch4_ladv_se:.1%` (shown, not asserted).
 # * **Claim (the pull does):** the ratio $\lVert\nabla\,\mathrm{CE}\rVert/\lVert\nabla\lambda L_{adv}\rVert$ is
 #   {glue:text}`ch4_pull_ratio:.2f` times larger on Fashion-MNIST (geometric mean over the pairs; asserted
-#   above 1 by more than 3 standard errors of the log).
+#   above 1 by more than 4 standard errors of the log).
 # * **Claims (consequences):** with a stronger pull, Fashion-MNIST collapses in no more cells than MNIST, and
 #   the theorem's guarantee side still holds there: every Fashion cell with $N\ge N^*(L)$ trains.
 #
@@ -691,7 +692,7 @@ else:
 # is where the adversarial term alone would take the network out of the trainable set, and how far the
 # cross-entropy delays that depends on the data. A probe run while writing this section (objective
 # $L_{adv}$ alone, `grid_config("adv_only")`, widths 64 to 256, depths 2 to 10, 600 steps at lr 0.05, 5000
-# images) found no difference: on both data sets every cell ended at chance, its gain below $10^{-3.3}$.
+# images) found no difference: on both data sets every cell ended at chance accuracy, its gain collapsed.
 # Rerun it with `depth_width_grid(X, y, S.depths, S.widths, grid_config("adv_only"), sigma_w2=S.sigma_w2)`.
 
 # %%
@@ -705,17 +706,26 @@ def balance():
     return out
 
 
+def paired_relative(a, b):
+    """Mean, standard error and count of the paired differences b - a, relative to a's mean per cell.
+
+    a, b: arrays [width, depth, network] measured on the same networks (two data sets)."""
+    rel = (b - a) / a.mean(axis=2, keepdims=True)
+    return float(rel.mean()), float(rel.std(ddof=1) / math.sqrt(rel.size)), rel.size
+
+
 if has_fashion and S.dataset == "mnist":
-    bal = ctx.cached("balance", balance)
+    bal = ctx.cached("init-balance", balance)
     bm, bf = bal["mnist"], bal["fashion-mnist"]
-    rel = (bf["L_adv"] - bm["L_adv"]) / bm["L_adv"].mean(axis=2, keepdims=True)
-    rel_mean, rel_se = float(rel.mean()), float(rel.std(ddof=1) / math.sqrt(rel.size))
-    ctx.card.close("the drive does not see the data: mean L_adv at init, Fashion-MNIST vs MNIST (relative)",
-                   0.0, rel_mean, atol=0.05, note=f"± {rel_se:.3g} (1 s.e., {rel.size} paired networks)")
+    jn_mean, jn_se, n_pairs = paired_relative(bm["J_norm"], bf["J_norm"])
+    ctx.card.close("the drive does not see the data (eps -> 0): mean ||J(x)||_{inf,inf} at init, Fashion-MNIST "
+                   "vs MNIST (relative, paired networks)", 0.0, jn_mean, atol=stats.Z_DEFAULT * jn_se,
+                   note=f"{n_pairs} paired networks")
+    ladv_mean, ladv_se, _ = paired_relative(bm["L_adv"], bf["L_adv"])
     log_pull = np.log((bf["grad_ce"] / bf["grad_adv"]) / (bm["grad_ce"] / bm["grad_adv"]))
     pull_mean, pull_se = float(log_pull.mean()), float(log_pull.std(ddof=1) / math.sqrt(log_pull.size))
     ctx.card.at_least("the pull does: log of the ratio |grad CE|/|grad lam L_adv| at init, Fashion-MNIST over "
-                      "MNIST (> 3 s.e.)", pull_mean, 3 * pull_se,
+                      "MNIST (> 4 s.e.)", pull_mean, stats.Z_DEFAULT * pull_se,
                       note=f"s.e. {pull_se:.3g}; ratio {math.exp(pull_mean):.2f}")
     ctx.card.at_most("with the stronger pull, Fashion-MNIST collapses in no more cells than MNIST",
                      int((~observed_f).sum()), int((~observed).sum()))
@@ -727,17 +737,18 @@ if has_fashion and S.dataset == "mnist":
                    "some trained)", (~observed_f).any() and observed_f.any(),
                    measured=f"{int((~observed_f).sum())} collapsed, {int(observed_f.sum())} trained of "
                             f"{observed_f.size}")
-    for k, v in {"ch4_ladv_diff": rel_mean, "ch4_ladv_se": rel_se, "ch4_pull_ratio": math.exp(pull_mean),
+    for k, v in {"ch4_jnorm_diff": jn_mean, "ch4_jnorm_se": jn_se, "ch4_ladv_diff": ladv_mean,
+                 "ch4_ladv_se": ladv_se, "ch4_pull_ratio": math.exp(pull_mean),
                  "ch4_norm_mnist": bm["norm"], "ch4_norm_fashion": bf["norm"]}.items():
         mfat.chapter.glue(k, v)
-    ratio_table = pd.DataFrame({
-        "L": S.depths,
-        **{f"|∇CE|/|∇λL_adv|, N={N}, MNIST / Fashion": [
-            f"{(bm['grad_ce'] / bm['grad_adv'])[i, j].mean():.3f} / {(bf['grad_ce'] / bf['grad_adv'])[i, j].mean():.3f}"
-            for j in range(len(S.depths))] for i, N in enumerate(S.widths)}})
+    pull_m, pull_f = ((b["grad_ce"] / b["grad_adv"]).mean(axis=2) for b in (bm, bf))  # [width, depth]
+    ratio_table = pd.DataFrame({"L": S.depths, **{
+        f"|∇CE|/|∇λL_adv|, N={N}, MNIST / Fashion": [f"{a:.3f} / {b:.3f}" for a, b in zip(pull_m[i], pull_f[i])]
+        for i, N in enumerate(S.widths)}})
 else:
     ratio_table = pd.DataFrame()
-    for k in ("ch4_ladv_diff", "ch4_ladv_se", "ch4_pull_ratio", "ch4_norm_mnist", "ch4_norm_fashion"):
+    for k in ("ch4_jnorm_diff", "ch4_jnorm_se", "ch4_ladv_diff", "ch4_ladv_se", "ch4_pull_ratio", "ch4_norm_mnist",
+              "ch4_norm_fashion"):
         mfat.chapter.glue(k, math.nan)
 mfat.chapter.glue("ch4_balance_networks", S.balance_networks)
 mfat.chapter.glue("ch4_balance_batch", min(S.balance_batch, S.n_train))

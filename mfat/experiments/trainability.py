@@ -15,7 +15,9 @@ import torch
 
 from ..data import gaussian_inputs
 from ..grid import NetStack, train_grid
+from ..linearize import decompose
 from ..networks import ReLULikeNet, make_generator, resolve_device
+from ..norms import operator_norm
 from ..training import L_adv_per_example, TrainConfig
 from ..validation import check_int, check_real
 
@@ -149,8 +151,6 @@ def agreement(observed_trainable: np.ndarray, widths: Sequence[float], boundary:
 
 def jacobian_gain(net: ReLULikeNet, x: torch.Tensor) -> float:
     """Mean over the rows of x (B, d) of ||J(x)||_F^2 / K, the measured omega^L of Definition 5.5."""
-    from ..linearize import decompose
-
     J, _ = decompose(net, x)
     return float(J.double().pow(2).sum(dim=(1, 2)).mean()) / net.spec.K
 
@@ -164,8 +164,12 @@ def initial_balance(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wid
     ``batch_size`` rows of X (d columns) drawn from the same seed, so two data sets of the same size are
     compared on the same networks and the same row indices. Returns float64 arrays [width, depth, network]:
 
-    - ``L_adv``: the batch mean of L_adv(x) (the attack of ``config``; Theorem 5.4's quantity, whose law does
-      not depend on x for a bias-free ReLU network, since J(x) does not);
+    - ``J_norm``: the batch mean of ||J(x)||_{p,q} (``config``'s p, q; :func:`mfat.norms.operator_norm`,
+      exact for p = inf), the eps -> 0 limit of L_adv / eps (Theorem 5.4). Its law does not depend on x != 0
+      for a bias-free ReLU network at initialisation: W^(1) x has a law that sees only ||x||, and the
+      activation pattern is scale-free;
+    - ``L_adv``: the batch mean of L_adv(x) at ``config``'s eps (its attack), which sees the data through
+      ||x|| / eps (positive homogeneity: scaling x by c is scaling eps by 1/c);
     - ``grad_ce``, ``grad_adv``: the Euclidean norms of the gradients of the clean cross-entropy and of
       lam * L_adv with respect to all parameters (the pull that keeps the network fitting the data, and the
       drive of Theorem 5.6 that shrinks its gain).
@@ -179,7 +183,7 @@ def initial_balance(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wid
     X, y = X.to(device), y.to(device)
     K = int(y.max()) + 1
     shape = (len(widths), len(depths), n_networks)
-    res = {k: np.full(shape, np.nan) for k in ("L_adv", "grad_ce", "grad_adv")}
+    res = {k: np.full(shape, np.nan) for k in ("J_norm", "L_adv", "grad_ce", "grad_adv")}
     for i, N in enumerate(widths):
         for j, L in enumerate(depths):
             for r in range(n_networks):
@@ -194,8 +198,10 @@ def initial_balance(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wid
                 l_adv = L_adv_per_example(net, xb, config, generator=g).mean()
                 adv = config.lam * l_adv
                 for key, loss in (("grad_ce", ce), ("grad_adv", adv)):
-                    grads = torch.autograd.grad(loss, params, allow_unused=True)
-                    res[key][i, j, r] = float(torch.sqrt(sum(gr.double().pow(2).sum() for gr in grads
-                                                             if gr is not None)))
+                    grads = torch.autograd.grad(loss, params)
+                    res[key][i, j, r] = float(torch.sqrt(sum(gr.double().pow(2).sum() for gr in grads)))
                 res["L_adv"][i, j, r] = float(l_adv.detach())
+                with torch.no_grad():
+                    J, _ = decompose(net, xb)
+                    res["J_norm"][i, j, r] = float(operator_norm(J.double(), config.p, config.q).value.mean())
     return res
