@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from mfat import attacks
+from mfat.experiments.trainability import cell_seed, depth_width_grid, jacobian_gain
 from mfat.grid import NetStack, pgd_stacked, train_grid
-from mfat.networks import ReLULikeNet
+from mfat.networks import ReLULikeNet, make_generator
 from mfat.training import TrainConfig, train
 
 D, K = 20, 4
@@ -135,9 +136,6 @@ def test_validation():
 
 def test_depth_width_grid_cells_are_single_runs():
     """The Fig. 5 driver: each cell (N, L, rep) is train() on the network seeded cell_seed(...)."""
-    from mfat.experiments.trainability import cell_seed, depth_width_grid
-    from mfat.networks import make_generator
-
     X, y = _data()
     cfg = TrainConfig(objective="adversarial", lr=0.05, steps=4, batch_size=16, attack_steps=2, record_every=4,
                       eval_size=40)
@@ -149,6 +147,5 @@ def test_depth_width_grid_cells_are_single_runs():
     assert out["acc"][1, 1, 1] == pytest.approx(ref.clean_acc.iloc[-1], abs=1e-12)
     assert out["sigma_w2"][1, 1, 1] == pytest.approx(ref.sigma_w2.iloc[-1], rel=1e-10)
     assert out["L_adv_0"][1, 1, 1] == pytest.approx(ref.L_adv.iloc[0], rel=1e-10)
-    from mfat.experiments.trainability import jacobian_gain
     assert out["gain"][1, 1, 1] == pytest.approx(jacobian_gain(net, X[:64]), rel=1e-8)  # net was trained in place
     assert (out["gain"] > 0).all()
