@@ -24,10 +24,10 @@ data: venv
 	$(PY) -m mfat.data fetch
 
 chapters: venv data
-	$(PY) -m mfat.runner run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(RUNFLAGS)
+	$(PY) -m mfat run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(RUNFLAGS)
 
 site: venv
-	$(PY) -m mfat.runner build
+	$(PY) -m mfat build
 
 book: chapters site
 	@echo "The book is in _build/html/index.html"

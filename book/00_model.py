@@ -16,7 +16,7 @@
 #
 # Every result in this book is about one family of fully connected networks, *Definition 3.1* of
 # Kumano, Kera and Yamasaki (NeurIPS 2023). This chapter fixes the notation, builds both
-# architectures with `mfat.networks`, and checks the first mean-field prediction: how the squared
+# architectures with `mfat.model.networks`, and checks the first mean-field prediction: how the squared
 # length of a signal changes from layer to layer.
 #
 # ## Definition 3.1 (ReLU-like networks)
@@ -65,7 +65,7 @@
 # $$\omega_v = \alpha\sigma_w^2\quad\text{(vanilla)},\qquad \omega_r = 1+\alpha\sigma_w^2\quad\text{(residual)}.$$
 
 # %% tags=["parameters"]
-# Defaults; `python -m mfat.runner run` injects its own (see the banner at the end).
+# Defaults; `python -m mfat run` injects its own (see the banner at the end).
 profile = "quick"
 seed = 0
 device = "auto"
@@ -76,14 +76,15 @@ overrides = {}
 import numpy as np
 import mfat
 import mfat.chapter
-from mfat import plotting, stats, theory
-from mfat.experiments.propagation import signal_propagation
-from mfat.networks import ReLULikeNet
+from mfat import stats, theory
+from mfat.chapter import plotting
+from mfat.experiments.model import signal_propagation
+from mfat.model.networks import ReLULikeNet
 
 ctx = mfat.chapter.start("00_model", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Definition 3.1 / signal recursion")
 S = ctx.settings
-mfat.profiles.describe("00_model")
+mfat.chapter.settings.describe("00_model")
 
 # %% [markdown]
 # Building a network is one call; its `spec` carries $\alpha$ and $\omega$, and every argument is
@@ -164,7 +165,7 @@ fig.suptitle(f"Signal propagation, N={S.N}, {S.n_networks} networks per curve (d
 # readers without JavaScript):
 
 # %%
-from mfat.interactive import Series, show, slider_figure
+from mfat.chapter.interactive import Series, show, slider_figure
 
 frames = {f"{kind} σ²_w={w:g}": [Series("recursion", depth, predicted[(kind, w)], "theory"),
                                  Series("measured mean", depth, measured[(kind, w)]["q"].mean(0))]
@@ -233,7 +234,7 @@ mfat.chapter.glue("ch0_z_ratio", float(z_ratio))
 # Rerun this chapter with other settings, for example a leaky ReLU or a deeper network:
 #
 # ```
-# python -m mfat.runner run --only 00 --set v=0.5 --set L=40
+# python -m mfat run --only 00 --set v=0.5 --set L=40
 # ```
 #
 # With $v=0.5$ the critical point moves to $\sigma_w^2 = 1/\alpha = 1.6$.

@@ -20,7 +20,7 @@
 # a(x) = P_{out}\sum_{l=1}^{L}M^{(L)}\cdots M^{(l+1)}D^{(l)}b^{(l)},$$
 #
 # with $D^{(l)} = \mathrm{diag}\,\phi'(z^{(l)})$ and $M^{(l)} = D^{(l)}W^{(l)}$ (vanilla) or
-# $P^{(l)} + D^{(l)}W^{(l)}$ (residual); `mfat.linearize.decompose` computes both exactly (chapter 0's
+# $P^{(l)} + D^{(l)}W^{(l)}$ (residual); `mfat.model.linearize.decompose` computes both exactly (chapter 0's
 # notation). Inside one activation region $J(x)$ is the input Jacobian. The paper's first result says
 # what this random linear map looks like.
 #
@@ -47,7 +47,7 @@
 # it with random inputs, MNIST digits and adversarial examples, and show where it stops.
 
 # %% tags=["parameters"]
-# Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
+# Defaults. The runner (python -m mfat run) injects its own values; see the banner at the end.
 profile = "quick"
 seed = 0
 device = "auto"
@@ -64,14 +64,15 @@ from scipy import stats as sst
 
 import mfat
 import mfat.chapter
-from mfat import data, plotting, stats, theory
+from mfat import data, stats, theory
+from mfat.chapter import plotting
 from mfat.experiments import random_linear_map as rlm
-from mfat.networks import NetworkSpec
+from mfat.model.networks import NetworkSpec
 
 ctx = mfat.chapter.start("01_random_linear_map", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Theorem 4.1")
 S = ctx.settings
-mfat.profiles.describe("01_random_linear_map")
+mfat.chapter.settings.describe("01_random_linear_map")
 
 # %% [markdown]
 # ## Why each layer multiplies the squared norm by $\omega$
@@ -118,9 +119,9 @@ mfat.profiles.describe("01_random_linear_map")
 #
 # | sampler | what it draws | cost per layer and sample |
 # |---|---|---|
-# | `mfat.sampling.sample_chain` | the Gram chain above | $O(1)$: two $2\times2$ Wishart draws |
-# | `mfat.sampling.sample_units` | spec section 9: $W(h, g, c)$ drawn as $N$ iid Gaussian rows | $O(N)$ |
-# | `mfat.sampling.sample_explicit` | real `ReLULikeNet` networks through `mfat.linearize.decompose` | $O(N^2)$ |
+# | `mfat.laws.linear_map.sample_chain` | the Gram chain above | $O(1)$: two $2\times2$ Wishart draws |
+# | `mfat.laws.linear_map.sample_units` | spec section 9: $W(h, g, c)$ drawn as $N$ iid Gaussian rows | $O(N)$ |
+# | `mfat.laws.linear_map.sample_explicit` | real `ReLULikeNet` networks through `mfat.model.linearize.decompose` | $O(N^2)$ |
 #
 # All three are exact in law (float64, explicit generators); the tests check them against each other.
 # Figure 1 is drawn with the chain at the paper's width, the explicit networks at
@@ -237,7 +238,7 @@ mfat.chapter.glue("ch1_fig1_pop_ks", theory.scale_mixture_ks(PRED["vanilla ReLU"
 #
 # The chain never builds a network, so it must be checked against networks that exist. Below, the
 # quantiles of $J_{11}$ from {glue:text}`ch1_explicit_n` explicit `ReLULikeNet` networks of width
-# $N=$ {glue:text}`ch1_explicit_N` (read off `mfat.linearize.decompose`) are plotted against the quantiles of
+# $N=$ {glue:text}`ch1_explicit_N` (read off `mfat.model.linearize.decompose`) are plotted against the quantiles of
 # the chain at the same width. Equal laws put the points on the diagonal. The explicit path at the
 # paper's width needs an $N\times N$ matrix per layer per sample (2 GB of float64 per network at $N=5000$):
 # it is left to a GPU run (`--set explicit_N=5000 --set explicit_n=10000`).
@@ -424,7 +425,7 @@ mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3])
 # *Adversarial examples.* For each of {glue:text}`ch1_adv_n` explicit networks ($d=784$,
 # $N=$ {glue:text}`ch1_adv_width`, and wider ones in the full profile) we attack the MNIST "5" with
 # {glue:text}`ch1_adv_steps` steps of $\ell_2$ PGD on
-# $\lVert f(x+\eta)-f(x)\rVert_2$ (`mfat.attacks.pgd`, `output_deviation`) with radius
+# $\lVert f(x+\eta)-f(x)\rVert_2$ (`mfat.model.attacks.pgd`, `output_deviation`) with radius
 # {glue:text}`ch1_adv_eps:.3g` $\lVert x\rVert$, and read $J$ off the adversarial input. The attack moves
 # the input into a different activation region (the fraction of hidden units whose slope changed is
 # reported below).
@@ -673,7 +674,7 @@ for i, w in enumerate(dp["sigma_w2"]):
 # JavaScript.
 
 # %%
-from mfat.interactive import Series, show, slider_figure
+from mfat.chapter.interactive import Series, show, slider_figure
 
 mfat.chapter.glue("ch1_depth_grid", "{" + ", ".join(f"{w:g}" for w in dp["sigma_w2"]) + "}")
 slider_settings = ([("vanilla", w) for w in sorted({1.6, 1.8, 2.0, 2.2, 2.4, *map(float, dp["sigma_w2"])})]
@@ -727,9 +728,9 @@ print(f"chain {chain_per_s:,.0f}/s, units {speed['units_per_s']:.1f}/s at N={S.N
 # ## Try it yourself
 #
 # ```
-# python -m mfat.runner run --only 01 --set L=20 --set sigma_w2=2.2      # a chaotic vanilla network
-# python -m mfat.runner run --only 01 --set explicit_N=256 --set explicit_n=1000
-# python -m mfat.runner run --only 01 --profile full --device cuda --set explicit_N=5000 --set explicit_n=10000
+# python -m mfat run --only 01 --set L=20 --set sigma_w2=2.2      # a chaotic vanilla network
+# python -m mfat run --only 01 --set explicit_N=256 --set explicit_n=1000
+# python -m mfat run --only 01 --profile full --device cuda --set explicit_N=5000 --set explicit_n=10000
 # ```
 #
 # The last line is the explicit-network path at the paper's scale, which needs a GPU.

@@ -61,7 +61,7 @@
 # * *Biases* start at zero ($\sigma_b^2 = 0$) and are trained; $P_{in}$, $P_{out}$, $P^{(l)}$ stay frozen.
 
 # %% tags=["parameters"]
-# Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
+# Defaults. The runner (python -m mfat run) injects its own values; see the banner at the end.
 profile = "quick"
 seed = 0
 device = "auto"
@@ -78,17 +78,18 @@ import pandas as pd
 import mfat
 import mfat.chapter
 import mfat.data
-from mfat import plotting, stats, theory
+from mfat import stats, theory
+from mfat.chapter import plotting
 from mfat.experiments import weight_variance as wv
-from mfat.theory import bounds
-from mfat.training import TrainConfig
+from mfat.experiments.adversarial_loss import beta_monte_carlo
+from mfat.model.training import TrainConfig
 
 _wall_start = time.perf_counter()
 ctx = mfat.chapter.start("03_weight_variance", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Theorem 5.4 / residual counterpart")
 S = ctx.settings
 mfat.chapter.glue("ch3_eps", S.eps)
-mfat.profiles.describe("03_weight_variance")
+mfat.chapter.settings.describe("03_weight_variance")
 
 # %% [markdown]
 # ## The exact identity behind the theorem
@@ -222,7 +223,7 @@ res_table
 # for a standard Gaussian $K\times d$ matrix $Z$ (chapter 2):
 
 # %%
-beta = float(bounds.beta(math.inf, math.inf, d, K, method="mc", n_samples=2000))
+beta = beta_monte_carlo(math.inf, math.inf, d, K, n_samples=2000)[0]
 omega0 = theory.omega(S.sigma_w2)
 rate_beta = theory.variance_slope(S.eps, beta, S.L, S.N, S.sigma_w2)  # per unit t, vanilla, frozen at t = 0
 mfat.chapter.glue("ch3_beta", beta)
@@ -668,7 +669,7 @@ rank_share
 # curve. The static figures above are the fallback when the interactive figure cannot be shown.
 
 # %%
-from mfat.interactive import Series, show, slider_figure
+from mfat.chapter.interactive import Series, show, slider_figure
 
 adv_tab = mnist["adv_only"]["table"]
 t_meas = adv_tab["t"].to_numpy()
@@ -734,8 +735,8 @@ display_table
 # ## Try it yourself
 #
 # ```
-# python -m mfat.runner run --only 03 --set N=256 --set L=6 --set eps=0.1
-# python -m mfat.runner run --only 03 --profile full          # the paper's L=10, N=1000 (a GPU helps)
+# python -m mfat run --only 03 --set N=256 --set L=6 --set eps=0.1
+# python -m mfat run --only 03 --profile full          # the paper's L=10, N=1000 (a GPU helps)
 # ```
 #
 # A smaller budget brings $\mathbb E L_{adv}$ closer to $\epsilon\beta_{p,q}\omega^{L/2}$; a leaky activation

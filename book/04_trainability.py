@@ -102,7 +102,7 @@
 # the Monte Carlo expectation of chapter 2.
 
 # %% tags=["parameters"]
-# Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
+# Defaults. The runner (python -m mfat run) injects its own values; see the banner at the end.
 profile = "quick"
 seed = 0
 device = "auto"
@@ -119,22 +119,24 @@ import torch
 
 import mfat
 import mfat.chapter
-from mfat import plotting, stats, theory
+from mfat import stats, theory
+from mfat.chapter import plotting
 from mfat.data import load
 from mfat.experiments.trainability import (agreement, depth_gains, depth_width_grid, initial_balance,
                                          jacobian_gain)
-from mfat.grid import NetStack, train_grid
-from mfat.networks import ReLULikeNet, make_generator
-from mfat.theory import bounds
-from mfat.training import TrainConfig, train
+from mfat.model.grid import NetStack, train_grid
+from mfat.model.networks import ReLULikeNet
+from mfat.runtime import make_generator
+from mfat.experiments.adversarial_loss import beta_monte_carlo
+from mfat.model.training import TrainConfig, train
 
 ctx = mfat.chapter.start("04_trainability", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Lemma 5.5 / Theorems 5.6, 5.7")
 S = ctx.settings
 ALPHA = theory.alpha(1.0, 0.0)
-beta = float(bounds.beta(math.inf, math.inf, 784, 10, method="mc", n_samples=2000))
+beta = beta_monte_carlo(math.inf, math.inf, 784, 10, n_samples=2000)[0]
 mfat.chapter.glue("ch4_beta", beta)
-mfat.profiles.describe("04_trainability")
+mfat.chapter.settings.describe("04_trainability")
 
 # %% [markdown]
 # ## Lemma 5.5: the trainable regions, and the gains of random networks
@@ -281,7 +283,7 @@ ax.legend(fontsize="x-small", ncol=2)
 #
 # One vanilla network ($N$ = {glue:text}`ch4_run_N`, $L$ = {glue:text}`ch4_run_L`, $\sigma_w^2(0)=2$)
 # trained with the chapter's objective on MNIST, with the training engine of chapter 3
-# (`mfat.training.train`). Recorded: $\sigma_w^2(t)$, the measured Jacobian gain
+# (`mfat.model.training.train`). Recorded: $\sigma_w^2(t)$, the measured Jacobian gain
 # $\lVert J(x)\rVert_F^2/K$ on {glue:text}`ch4_run_gain_examples` fixed training inputs, the parameter gradient
 # norm, $L_{adv}$ and the training accuracy. The predictions are the linear law and the ODE for $\sigma_w^2$,
 # and the gain $\omega(t)^L$ that the mean-field theory infers *from the measured* $\sigma_w^2(t)$.
@@ -383,7 +385,7 @@ ctx.card.holds("collapsing run: sigma_w^2 stays above the exit value m^(1/L)/alp
 # {glue:text}`ch4_lr` (so $t$ = {glue:text}`ch4_t_budget:.3g`), batch {glue:text}`ch4_batch`, on the first
 # {glue:text}`ch4_n_train` training images, and the heat map shows its final accuracy on
 # {glue:text}`ch4_eval_size` of them. The networks of one width are trained together as one batched
-# computation (`mfat.grid`); each cell is exactly the run `mfat.training.train` would make on its own. Three
+# computation (`mfat.model.grid`); each cell is exactly the run `mfat.model.training.train` would make on its own. Three
 # grids: vanilla under adversarial training (Theorem 5.6), vanilla under standard training, residual
 # ($\sigma_w^2(0)$ = {glue:text}`ch4_res_sw`) under adversarial training (Theorem 5.7), and a fourth panel,
 # the first grid again on Fashion-MNIST (setting `fashion`; discussed below). A cell has
@@ -537,7 +539,7 @@ obs_table
 # the static Fig. 5 heat maps above are the fallback for readers without JavaScript.
 
 # %%
-from mfat.interactive import Series, show, slider_figure
+from mfat.chapter.interactive import Series, show, slider_figure
 
 obs_arr = np.array(obs_boundary, dtype=float)
 obs_ok = np.isfinite(obs_arr)
@@ -811,7 +813,7 @@ fig.suptitle(f"the measured gain $\\omega^L$ after t = {t_budget:g}: trainable m
 # ## The batched grid engine
 #
 # How much the batching buys: the cells of one width trained for {glue:text}`ch4_bench_steps` steps as
-# one batched computation, against a Python loop of `mfat.training.train` runs of the same cells (same
+# one batched computation, against a Python loop of `mfat.model.training.train` runs of the same cells (same
 # networks, data order and seeds). `scripts/bench_grid.py` makes the full comparison and writes
 # `_output/benchmarks/grid.csv`.
 
@@ -868,8 +870,8 @@ pd.DataFrame([{**speed, "ratio": speed_ratio}]).round(3)
 # Change the budget, the grid or the data set, for example:
 #
 # ```
-# python -m mfat.runner run --only 04 --set steps=300 --set "widths=64,128,256,512"
-# python -m mfat.runner run --only 04 --set dataset=fashion-mnist
+# python -m mfat run --only 04 --set steps=300 --set "widths=64,128,256,512"
+# python -m mfat run --only 04 --set dataset=fashion-mnist
 # ```
 #
 # Doubling the steps doubles $N^*(L)$; the full profile (`--profile full`, meant for a GPU) is the paper's

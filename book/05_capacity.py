@@ -85,7 +85,7 @@
 # $p = q = \infty$, $\epsilon = 0.3$ in pixel units.
 
 # %% tags=["parameters"]
-# Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
+# Defaults. The runner (python -m mfat run) injects its own values; see the banner at the end.
 profile = "quick"
 seed = 0
 device = "auto"
@@ -103,17 +103,19 @@ import torch
 import mfat
 import mfat.chapter
 import mfat.data
-from mfat import fisher_rao, plotting, stats, theory
+from mfat import stats, theory
+from mfat.model import fisher_rao
+from mfat.chapter import plotting
 from mfat.experiments import capacity as cap
-from mfat.networks import ReLULikeNet
-from mfat.theory import bounds
-from mfat.training import TrainConfig
+from mfat.model.networks import ReLULikeNet
+from mfat.experiments.adversarial_loss import beta_monte_carlo
+from mfat.model.training import TrainConfig
 
 _wall_start = time.perf_counter()
 ctx = mfat.chapter.start("05_capacity", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Theorem 5.8")
 S = ctx.settings
-mfat.profiles.describe("05_capacity")
+mfat.chapter.settings.describe("05_capacity")
 
 # %% [markdown]
 # ## Computing the norm exactly
@@ -128,7 +130,7 @@ mfat.profiles.describe("05_capacity")
 # v_l = P_{out}\dot h^{(L)}.
 # $$
 #
-# `mfat.fisher_rao.directional_derivatives` carries all $L$ tangents through *one* forward pass as a stack,
+# `mfat.model.fisher_rao.directional_derivatives` carries all $L$ tangents through *one* forward pass as a stack,
 # at the cost of about $L(L+1)/2$ matrix products per batch, with no autograd graph. Two other routes give
 # the same numbers: one `torch.func.jvp` per layer (a reference), and reverse mode, because
 # $v_l = (\partial f/\partial z^{(l)})\,(z^{(l)} - b^{(l)})$: one backward pass with a cotangent
@@ -314,7 +316,7 @@ mfat.chapter.glue("ch5_data_ratio", float(data_row["ratio"]));
 # the theorem's own setting), and its radial part, for several widths and depths.
 
 # %%
-beta = float(bounds.beta(math.inf, math.inf, d, K, method="mc", n_samples=1000))
+beta = beta_monte_carlo(math.inf, math.inf, d, K, n_samples=1000)[0]
 alpha = theory.alpha()
 adv_cfg = TrainConfig(objective="adv_only", eps=S.eps, p="inf", q="inf", attack_steps=S.attack_steps)
 settings_grid = sorted({(N, S.L) for N in S.widths} | {(S.N, L) for L in S.depths})
@@ -549,7 +551,7 @@ curve_figure(curves, f"{S.dataset}: Fisher-Rao norm under adv_only training (van
 # place of $\epsilon\beta$; the markers are the measured mean-field and exact norms, divided by their values at $t=0$.
 
 # %%
-from mfat.interactive import Series, show, slider_figure
+from mfat.chapter.interactive import Series, show, slider_figure
 
 fr_frames = {}
 for N, L in settings_grid:
@@ -755,8 +757,8 @@ else:
 # ## Try it yourself
 #
 # ```
-# python -m mfat.runner run --only 05 --set L=6 --set "widths=64,128,256,512"
-# python -m mfat.runner run --only 05 --set dataset=fashion-mnist --set eps=0.1
+# python -m mfat run --only 05 --set L=6 --set "widths=64,128,256,512"
+# python -m mfat run --only 05 --set dataset=fashion-mnist --set eps=0.1
 # ```
 #
 # ## Exercises

@@ -77,7 +77,7 @@
 # a grid is biased upwards and hides the seed-to-seed spread, which matters below.
 
 # %% tags=["parameters"]
-# Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
+# Defaults. The runner (python -m mfat run) injects its own values; see the banner at the end.
 profile = "quick"
 seed = 0
 device = "auto"
@@ -92,10 +92,11 @@ import torch
 
 import mfat
 import mfat.chapter
-from mfat import plotting, stats, theory
+from mfat import stats, theory
+from mfat.chapter import plotting
 from mfat.experiments import perturbation_learning as pl
-from mfat.perturbation import kernel_matrix
-from mfat.two_layer import TwoLayerNets, kernel_monte_carlo
+from mfat.companions.perturbation import kernel_matrix
+from mfat.companions.two_layer import TwoLayerNets, kernel_monte_carlo
 
 ctx = mfat.chapter.start("06_perturbation_learning", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Kumano et al. 2024 (reconstructed Theorems A, B)")
@@ -104,10 +105,10 @@ DTYPE = {"float32": torch.float32, "float64": torch.float64}[S.dtype]
 DATASETS = ("shifted_gauss", "gauss", "mnist", "fmnist")
 LABEL = {"shifted_gauss": "shifted Gauss", "gauss": "Gauss (random labels)", "mnist": "MNIST 1 vs 2",
          "fmnist": "Fashion-MNIST T-shirt vs boot"}
-mfat.profiles.describe("06_perturbation_learning")
+mfat.chapter.settings.describe("06_perturbation_learning")
 
 # %% [markdown]
-# `mfat.two_layer.TwoLayerNets` holds a *batch* of independent networks ($W$ of shape $(B, m, d)$), so that a
+# `mfat.companions.two_layer.TwoLayerNets` holds a *batch* of independent networks ($W$ of shape $(B, m, d)$), so that a
 # sweep over seeds, or over perturbation sizes, trains in one pass; its hand-written gradients are tested
 # against autograd. Arguments are validated:
 
@@ -355,7 +356,7 @@ print("mean |cos| vs T_f:", dict(zip(vs_T["T"], cos_T.round(4))), " vs d:", dict
 #
 # These are the "three mild conditions" as derived here; the paper's wording could not be checked. The
 # *lazy prediction* of {eq}`eq-g-lazy`, evaluated with the actual $g_0$, $r_n$ and $y^{adv}_n$ and no
-# approximation beyond laziness, is computed for every run below (`mfat.perturbation.lazy_change`) and drawn
+# approximation beyond laziness, is computed for every run below (`mfat.companions.perturbation.lazy_change`) and drawn
 # as a dashed line next to the measured perturbation accuracy.
 #
 # ### Decision maps
@@ -727,9 +728,9 @@ _ = glue("ch6_net_agree_min", float(min(net_agree.values())))
 # ## Try it yourself
 #
 # ```
-# python -m mfat.runner run --only 06 --set optimizer=momentum     # the authors' SGD + plateau schedule
-# python -m mfat.runner run --only 06 --set n_seeds=10             # more seeds: the spread at eps = 0.01
-# python -m mfat.runner run --only 06 --set gamma=0.5              # leaky ReLU
+# python -m mfat run --only 06 --set optimizer=momentum     # the authors' SGD + plateau schedule
+# python -m mfat run --only 06 --set n_seeds=10             # more seeds: the spread at eps = 0.01
+# python -m mfat run --only 06 --set gamma=0.5              # leaky ReLU
 # ```
 #
 # With the momentum schedule the numbers barely move, except that the first few steps cover less time (the

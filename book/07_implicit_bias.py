@@ -101,7 +101,7 @@
 # $q_i$.
 
 # %% tags=["parameters"]
-# Defaults. The runner (python -m mfat.runner run) injects its own values; see the banner at the end.
+# Defaults. The runner (python -m mfat run) injects its own values; see the banner at the end.
 profile = "quick"
 seed = 0
 device = "auto"
@@ -116,7 +116,9 @@ import torch
 
 import mfat
 import mfat.chapter
-from mfat import margins, plotting, theory
+from mfat import theory
+from mfat.companions import margins
+from mfat.chapter import plotting
 from mfat.experiments.implicit_bias import (deep_linear_runs, discriminating_data, mnist_pair, separable_data,
                                             sign_product_data, two_layer_runs)
 
@@ -124,7 +126,7 @@ ctx = mfat.chapter.start("07_implicit_bias", profile, overrides, seed=seed, devi
                          theorem="Lyu & Zhu 2022 (reconstructed)")
 S = ctx.settings
 L_lin = len(S.widths) + 1
-mfat.profiles.describe("07_implicit_bias")
+mfat.chapter.settings.describe("07_implicit_bias")
 
 # %% [markdown]
 # ## 1. The two targets
@@ -159,7 +161,7 @@ mfat.profiles.describe("07_implicit_bias")
 # $$\max_{\alpha\ge0}\ \sum_i\alpha_i - \tfrac12\big\lVert S\big(\textstyle\sum_i\alpha_i y_i x_i,\ \epsilon\sum_i\alpha_i\big)\big\rVert^2 .$$
 #
 # The robust direction is a soft-thresholded, sparser combination of the support vectors; at
-# $\epsilon = 0$ it is the SVM. `mfat.margins.max_margin` solves the dual (L-BFGS-B), or the primal QP
+# $\epsilon = 0$ it is the SVM. `mfat.companions.margins.max_margin` solves the dual (L-BFGS-B), or the primal QP
 # (SLSQP with an epigraph $t\ge|w|$), re-solves the active set found as a linear system, and returns
 # the KKT residual of its answer. We compute both targets on two data sets: E1, random separable data
 # in $d=$ {glue:text}`ch7_d` dimensions, and E2, two clusters in the plane built so that the targets differ.
@@ -520,7 +522,7 @@ mfat.chapter.glue("ch7_e2_l2_svm", float(np.median(runs2["cos_svm"][-1, i_l2])))
 # We train bias-free two-layer ReLU networks (width {glue:text}`ch7_m`) on (a) a synthetic set that no
 # linear classifier separates, $y = \mathrm{sign}(x_1x_2)$ on a sphere in $d=$ {glue:text}`ch7_syn_d`,
 # and (b) MNIST 0 vs 1 ({glue:text}`ch7_mnist_n` images, pixels in $[0,1]$), with no attack, FGM and
-# PGD ($\ell_2$) and FGSM ($\ell_\infty$) from `mfat.attacks`, all from the same initialisation. Steps:
+# PGD ($\ell_2$) and FGSM ($\ell_\infty$) from `mfat.model.attacks`, all from the same initialisation. Steps:
 # normalised GD with $\eta/\lVert\theta\rVert^2$; a larger $\eta$ is used until $t_0$ (the theory starts
 # there). With $\eta/\lVert\theta\rVert$ instead, the relative step stays too large for the sharpening
 # softmax and the margin oscillates, a discretisation effect.
@@ -639,8 +641,8 @@ summary.round(4)
 # ## Try it yourself
 #
 # ```
-# python -m mfat.runner run --only 07 --set eps_linf_e2=0.4 --set spread=0.5
-# python -m mfat.runner run --only 07 --set relu_steps=3000 --set mnist_n=300
+# python -m mfat run --only 07 --set eps_linf_e2=0.4 --set spread=0.5
+# python -m mfat run --only 07 --set relu_steps=3000 --set mnist_n=300
 # ```
 #
 # A smaller $\ell_\infty$ budget moves the robust target back towards $u^*$; a longer ReLU run lowers

@@ -11,10 +11,11 @@ import math
 import numpy as np
 from scipy import stats as _st
 
-from .validation import check_int, check_real
+from mfat.validation import check_int, check_real
 
 __all__ = [
     "Z_DEFAULT",
+    "standard_error",
     "variance_ratio_tolerance",
     "mean_tolerance",
     "correlation_tolerance",
@@ -35,6 +36,13 @@ def variance_ratio_tolerance(n: int, z: float = Z_DEFAULT, excess_kurtosis: floa
     """Tolerance on Var_hat / Var: z sqrt((2 + kappa) / (n - 1)) for n samples (kappa = excess kurtosis)."""
     n = check_int("n", n, min_value=2)
     return z * math.sqrt((2.0 + excess_kurtosis) / (n - 1))
+
+
+def standard_error(samples, axis=None) -> float | np.ndarray:
+    """Standard error of the mean, std(ddof=1) / sqrt(n), of ``samples`` (over ``axis``; all of them by default)."""
+    a = np.asarray(samples, dtype=float)
+    n = a.size if axis is None else a.shape[axis]
+    return np.std(a, axis=axis, ddof=1) / math.sqrt(n)
 
 
 def mean_tolerance(std: float, n: int, z: float = Z_DEFAULT) -> float:

@@ -10,7 +10,10 @@ import math
 from collections.abc import Iterable
 from numbers import Integral, Real
 
-__all__ = ["check_int", "check_real", "check_choice", "check_probability"]
+__all__ = ["check_int", "check_real", "check_choice", "check_probability", "normalise_p"]
+
+#: The exponents of the l_p norms the book uses (p, q in {1, 2, inf}).
+P_VALUES = (1.0, 2.0, math.inf)
 
 
 def _fail(name: str, value, allowed: str) -> ValueError:
@@ -70,3 +73,23 @@ def check_choice(name: str, value, choices: Iterable):
         if value == c and isinstance(value, bool) == isinstance(c, bool):
             return c
     raise _fail(name, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+def normalise_p(name: str, value) -> float:
+    """Return ``value`` as one of ``1.0, 2.0, math.inf``, else raise ``ValueError`` naming ``name``.
+
+    Accepts ints, floats (``float('inf')``, ``math.inf``, ``numpy.inf``) and the strings ``"1"``, ``"2"``,
+    ``"inf"`` (case-insensitive; also ``"infinity"``).
+    """
+    v = None
+    if isinstance(value, str):
+        s = value.strip().lower()
+        if s in ("inf", "+inf", "infinity"):
+            v = math.inf
+        elif s in ("1", "2", "1.0", "2.0"):
+            v = float(s)
+    elif isinstance(value, Real) and not isinstance(value, bool):
+        v = float(value)
+    if v not in P_VALUES:
+        raise ValueError(f"parameter '{name}' = {value!r} is out of range: allowed one of 1, 2, inf")
+    return v

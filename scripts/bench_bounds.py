@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from mfat.benchmarks import write_table
-from mfat.checks import device_name
+from mfat.chapter.benchmarks import write_table
+from mfat.runtime import device_name
 from mfat.experiments import adversarial_loss as al
-from mfat.networks import make_generator, resolve_device
-from mfat.theory import bounds
+from mfat.runtime import make_generator, resolve_device
+from mfat.theory import adversarial_loss as bounds
 
 
 def main(argv=None) -> int:

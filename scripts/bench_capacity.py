@@ -1,4 +1,4 @@
-"""Benchmark of mfat.fisher_rao: seconds per ||w||_FR^2 evaluation for each estimator at a few sizes.
+"""Benchmark of mfat.model.fisher_rao: seconds per ||w||_FR^2 evaluation for each estimator at a few sizes.
 
     OMP_NUM_THREADS=1 python scripts/bench_capacity.py [--device auto] [--batch 256] [--repeats 3]
                                                        [--sizes 256x4 1000x10]
@@ -17,11 +17,12 @@ import time
 
 import torch
 
-from mfat import fisher_rao
-from mfat.benchmarks import write_table
-from mfat.checks import device_name
+from mfat.model import fisher_rao
+from mfat.chapter.benchmarks import write_table
+from mfat.runtime import device_name
 from mfat.data import gaussian_inputs
-from mfat.networks import ReLULikeNet, make_generator, resolve_device
+from mfat.model.networks import ReLULikeNet
+from mfat.runtime import make_generator, resolve_device
 
 
 def _timed(fn, device, repeats: int) -> tuple[float, float]:

@@ -1,5 +1,5 @@
-"""Benchmark: the batched grid trainer (mfat.grid.train_grid) against a sequential loop of single-network runs
-(mfat.training.train) on the same grid cells (same networks, data order, seeds and objective).
+"""Benchmark: the batched grid trainer (mfat.model.grid.train_grid) against a sequential loop of single-network runs
+(mfat.model.training.train) on the same grid cells (same networks, data order, seeds and objective).
 
     OMP_NUM_THREADS=1 python scripts/bench_grid.py [--widths 32,64,128] [--depths 2,4,6,8] [--steps 20]
                                                    [--objective adversarial] [--device auto]
@@ -17,12 +17,13 @@ import time
 import pandas as pd
 import torch
 
-from mfat.benchmarks import write_table
-from mfat.checks import device_name
+from mfat.chapter.benchmarks import write_table
+from mfat.runtime import device_name
 from mfat.data import load
-from mfat.grid import NetStack, train_grid
-from mfat.networks import ReLULikeNet, make_generator, resolve_device
-from mfat.training import TrainConfig, train
+from mfat.model.grid import NetStack, train_grid
+from mfat.model.networks import ReLULikeNet
+from mfat.runtime import make_generator, resolve_device
+from mfat.model.training import TrainConfig, train
 
 
 def _ints(text: str) -> list[int]:

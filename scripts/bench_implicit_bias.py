@@ -14,12 +14,12 @@ import time
 
 import torch
 
-from mfat.benchmarks import write_table
-from mfat.checks import device_name
+from mfat.chapter.benchmarks import write_table
+from mfat.runtime import device_name
 from mfat.data import gaussian_inputs
 from mfat.experiments.implicit_bias import separable_data
-from mfat.homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
-from mfat.networks import make_generator, resolve_device
+from mfat.companions.homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
+from mfat.runtime import make_generator, resolve_device
 
 
 def _timed(fn, dev) -> float:

@@ -1,4 +1,4 @@
-"""Benchmark of the exact samplers of (J_11, a_1) (mfat.sampling): samples per second and speed ratios.
+"""Benchmark of the exact samplers of (J_11, a_1) (mfat.laws.linear_map): samples per second and speed ratios.
 
     OMP_NUM_THREADS=1 python scripts/bench_sampler.py [--device auto] [--chain-n 10000] [--units-n 100]
                                                       [--explicit-n 20] [--paper-explicit-n 1] [--widths 256 1024]
@@ -20,11 +20,12 @@ import time
 import pandas as pd
 import torch
 
-from mfat.benchmarks import write_table
-from mfat.checks import device_name
+from mfat.chapter.benchmarks import write_table
+from mfat.runtime import device_name
 from mfat.data import gaussian_inputs
-from mfat.networks import NetworkSpec, make_generator, resolve_device
-from mfat.sampling import sample_chain, sample_explicit, sample_units
+from mfat.model.networks import NetworkSpec
+from mfat.runtime import make_generator, resolve_device
+from mfat.laws.linear_map import sample_chain, sample_explicit, sample_units
 
 
 def _timed(fn, device) -> float:

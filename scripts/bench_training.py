@@ -1,4 +1,4 @@
-"""Benchmark of mfat.training: seconds per SGD step for each objective at a few sizes.
+"""Benchmark of mfat.model.training: seconds per SGD step for each objective at a few sizes.
 
     OMP_NUM_THREADS=1 python scripts/bench_training.py [--device auto] [--steps 10] [--sizes 128x4 1000x10]
 
@@ -14,11 +14,12 @@ import time
 
 import torch
 
-from mfat.benchmarks import write_table
-from mfat.checks import device_name
+from mfat.chapter.benchmarks import write_table
+from mfat.runtime import device_name
 from mfat.data import gaussian_inputs
-from mfat.networks import ReLULikeNet, make_generator, resolve_device
-from mfat.training import TrainConfig, train
+from mfat.model.networks import ReLULikeNet
+from mfat.runtime import make_generator, resolve_device
+from mfat.model.training import TrainConfig, train
 
 
 def main(argv=None) -> int:

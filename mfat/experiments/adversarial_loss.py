@@ -4,13 +4,13 @@
     L_adv(x) = eps ||J(x)||_{p,q}   if the l_p ball of radius eps lies in one activation region
     L_adv(x) <= eps max_x' ||J(x')||_{p,q}  ~  eps beta_{p,q}(d, K) omega^(L/2)      (section 5, Theorem 5.1)
 
-The attack used throughout is projected gradient ascent on the true network (:mod:`mfat.attacks`). Its start is
-either a uniform random point of the ball (the engine's :func:`mfat.attacks.pgd`) or the maximiser of the
-*linearised* problem, eps * argmax_{||u||_p <= 1} ||J(x) u||_q (from :mod:`mfat.norms`), refined by steepest-ascent
+The attack used throughout is projected gradient ascent on the true network (:mod:`mfat.model.attacks`). Its start is
+either a uniform random point of the ball (the engine's :func:`mfat.model.attacks.pgd`) or the maximiser of the
+*linearised* problem, eps * argmax_{||u||_p <= 1} ||J(x) u||_q (from :mod:`mfat.model.norms`), refined by steepest-ascent
 steps on the true objective (:func:`attack`). Every point it evaluates is feasible, so every value it returns is a
 lower bound on L_adv(x); for the NP-hard pairs (2,1), (inf,1), (inf,2) nothing better than a lower bound is
 available. Functions take an explicit ``generator`` and ``device`` and return float64 numpy arrays (small enough
-for :func:`mfat.results.cached`).
+for :func:`mfat.chapter.results.cached`).
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 
-from .. import attacks
-from ..data import gaussian_inputs
-from ..linearize import activation_slopes, decompose
-from ..jacobian_sampling import sample_jacobians
-from ..networks import NetworkSpec, ReLULikeNet
-from ..norms import PAIRS, dual_exponent, normalise_p, operator_norm
-from ..validation import check_int, check_real
+from mfat.model import attacks
+from mfat.data import gaussian_inputs
+from mfat.model.linearize import activation_slopes, decompose
+from mfat.laws.jacobian import sample_jacobians
+from mfat.model.networks import NetworkSpec, ReLULikeNet
+from mfat.model.norms import PAIRS, dual_exponent, operator_norm
+from mfat.stats import standard_error
+from mfat.theory import adversarial_loss as bounds
+from mfat.validation import check_int, check_real, normalise_p
 
 __all__ = [
     "PAIRS",
@@ -40,6 +43,8 @@ __all__ = [
     "sweep",
     "small_eps_identity",
     "gaussian_norms",
+    "beta_monte_carlo",
+    "beta_table",
     "chain_norms",
     "clustered_se",
     "log_slope",
@@ -110,7 +115,7 @@ def region_radius(net: ReLULikeNet, x: torch.Tensor, p, *, chunk: int = 16) -> t
 def flip_fraction(net: ReLULikeNet, x: torch.Tensor, x_adv: torch.Tensor, *, base: list | None = None) -> torch.Tensor:
     """Fraction of the L*N hidden units whose slope phi'(z) differs between x and x_adv, shape (B,).
 
-    ``base`` may carry ``mfat.linearize.activation_slopes(net, x)`` when it is already known.
+    ``base`` may carry ``mfat.model.linearize.activation_slopes(net, x)`` when it is already known.
     """
     a = activation_slopes(net, x) if base is None else base
     b = activation_slopes(net, x_adv)
@@ -123,10 +128,10 @@ def linearise(net: ReLULikeNet, x: torch.Tensor, pairs=PAIRS, *, norm_restarts: 
               generator: torch.Generator | None = None) -> dict:
     """J(x) and its nine operator norms with their maximising directions.
 
-    x: (B, d). Returns ``{"J": (B, K, d) tensor, (p, q): NormResult}`` where each :class:`mfat.norms.NormResult`
+    x: (B, d). Returns ``{"J": (B, K, d) tensor, (p, q): NormResult}`` where each :class:`mfat.model.norms.NormResult`
     (computed in float64, ``argmax`` (B, d) filled) has ``value``/``lower``/``upper`` of shape (B,). For the
     NP-hard pairs with more than 16 free signs the value is a local-search lower bound (``norm_restarts`` random
-    starts besides the spectral and row starts, ``norm_max_iter`` rounds; see :func:`mfat.norms.operator_norm`).
+    starts besides the spectral and row starts, ``norm_max_iter`` rounds; see :func:`mfat.model.norms.operator_norm`).
     """
     pairs = check_pairs(pairs)
     J, _ = decompose(net, x)
@@ -162,7 +167,7 @@ def _refine(objective, x: torch.Tensor, eta: torch.Tensor, model, steps: int, st
 
 
 def _deviation(net: ReLULikeNet, q: float, fx: torch.Tensor):
-    """x' -> ||f(x') - f(x)||_q per example: :func:`mfat.attacks.output_deviation` with f(x) (B, K) given."""
+    """x' -> ||f(x') - f(x)||_q per example: :func:`mfat.model.attacks.output_deviation` with f(x) (B, K) given."""
     def objective(x_adv: torch.Tensor) -> torch.Tensor:
         return torch.linalg.vector_norm(net(x_adv) - fx, ord=q, dim=1)
 
@@ -179,7 +184,7 @@ def attack(net: ReLULikeNet, x: torch.Tensor, eps: float, p, q, *, direction: to
     - ``direction`` (B, d), unit l_p norm (e.g. ``linearise(...)[(p, q)].argmax``): start at eps * direction, the
       exact maximiser of the linearised loss ||J(x) eta||_q, and take ``refine_steps`` projected steepest-ascent
       steps of size ``refine_step_size`` (default eps) on the true loss;
-    - ``random_steps`` > 0: the engine's PGD from ``restarts`` uniform random starts (:func:`mfat.attacks.pgd`,
+    - ``random_steps`` > 0: the engine's PGD from ``restarts`` uniform random starts (:func:`mfat.model.attacks.pgd`,
       default step size 2.5 eps / steps).
 
     ``fx`` (B, K) may carry f(x) when it is already known. Returns ``{"value": (B,), "eta": (B, d), "linear": (B,)
@@ -361,14 +366,14 @@ def small_eps_identity(net: ReLULikeNet, x: torch.Tensor, pairs=PAIRS, *, eps_fr
 
 @torch.no_grad()
 def gaussian_norms(p, q, d: int, K: int, n_samples: int, *, generator: torch.Generator, device="cpu",
-                   restarts: int = 0, max_iter: int = 3, max_elements: int = 1 << 21) -> tuple[np.ndarray, bool]:
+                   restarts: int = 0, max_iter: int = 3, max_enumeration: int = 16,
+                   max_elements: int = 1 << 21) -> tuple[np.ndarray, bool]:
     """Samples of ||Z||_{p->q} / sqrt(d) for standard Gaussian Z (K x d), drawn on ``device`` in float64.
 
-    The Monte Carlo behind beta_{p,q}(d, K) = E||Z||_{p->q} / sqrt(d) (:func:`mfat.theory.bounds.beta` with
-    method "mc" does the same on the CPU); here on the chapter's device and returning the samples, so that their
-    spread is available. Returns (values (n_samples,), exact): ``exact`` is False when the norms are local-search
-    lower bounds (NP-hard pair with more than 16 free signs; ``restarts``, ``max_iter`` as in
-    :func:`mfat.norms.operator_norm`). Works in chunks of at most ``max_elements`` matrix entries.
+    The Monte Carlo behind beta_{p,q}(d, K) = E||Z||_{p->q} / sqrt(d) (:func:`beta_monte_carlo` averages it),
+    returning the samples so that their spread is available. Returns (values (n_samples,), exact): ``exact`` is
+    False when the norms are local-search lower bounds (NP-hard pair with more than ``max_enumeration`` free
+    signs; ``restarts``, ``max_iter``, ``max_enumeration`` as in :func:`mfat.model.norms.operator_norm`). Works in chunks of at most ``max_elements`` matrix entries.
     """
     p, q = normalise_p("p", p), normalise_p("q", q)
     d, K = check_int("d", d, min_value=1), check_int("K", K, min_value=1)
@@ -378,10 +383,63 @@ def gaussian_norms(p, q, d: int, K: int, n_samples: int, *, generator: torch.Gen
     for start in range(0, n_samples, chunk):
         Z = torch.randn(min(chunk, n_samples - start), K, d, generator=generator, dtype=torch.float64,
                         device=generator.device).to(device)
-        res = operator_norm(Z, p, q, restarts=restarts, max_iter=max_iter, generator=generator)
+        res = operator_norm(Z, p, q, restarts=restarts, max_iter=max_iter, max_enumeration=max_enumeration,
+                            generator=generator)
         values.append(_np(res.value) / math.sqrt(d))
         exact = exact and res.exact
     return np.concatenate(values), exact
+
+
+def beta_monte_carlo(p, q, d: int, K: int, n_samples: int = 200, seed: int = 0, restarts: int = 4,
+                     max_enumeration: int = 16) -> tuple[float, float, bool]:
+    """Monte Carlo estimate of beta_{p,q}(d, K) = E||Z||_{p->q} / sqrt(d) with ``n_samples`` Gaussian Z (K x d).
+
+    Returns (mean, standard error, exact): ``exact`` is False when the per-sample norms are local-search lower
+    bounds (NP-hard pair with more than ``max_enumeration`` free signs), so that the mean estimates a lower bound.
+    Z is drawn in float64 on the CPU from ``torch.Generator().manual_seed(seed)`` (:func:`gaussian_norms`);
+    ``restarts`` random starts per local search.
+    """
+    n_samples = check_int("n_samples", n_samples, min_value=2)
+    generator = torch.Generator().manual_seed(check_int("seed", seed, min_value=0))
+    v, exact = gaussian_norms(p, q, d, K, n_samples, generator=generator, restarts=restarts, max_iter=20,
+                              max_enumeration=max_enumeration)
+    return float(v.mean()), float(standard_error(v)), exact
+
+
+def beta_table(d: int, K: int, n_samples: int = 200, seed: int = 0, restarts: int = 4):
+    """The nine beta_{p,q}(d, K) (the paper's Fig. 2 / spec section 5.1-5.2) as a pandas DataFrame.
+
+    Columns: p, q (floats 1, 2, inf), meaning (of ||Z||_{p->q}), exact (bool: the Monte Carlo norms are exact,
+    not local-search lower bounds), bound (closed-form upper bound), asymptotic, mc, mc_se, kind (what ``mc``
+    is: "exact expectation" or "lower bound estimate"; "upper bound" with mc = NaN when n_samples = 0, i.e.
+    only the bound column is available).
+    """
+    d, K = check_int("d", d, min_value=1), check_int("K", K, min_value=1)
+    n_samples = check_int("n_samples", n_samples, min_value=0)
+    if n_samples == 1:
+        raise ValueError("parameter 'n_samples' = 1 is out of range: allowed 0 or an integer >= 2")
+    rows = []
+    for p, q in PAIRS:
+        if n_samples:
+            mc, se, exact = beta_monte_carlo(p, q, d, K, n_samples=n_samples, seed=seed, restarts=restarts)
+            kind = "exact expectation" if exact else "lower bound estimate"
+        else:
+            signs = {(2.0, 1.0): K, (math.inf, 1.0): min(K, d), (math.inf, 2.0): d}.get((p, q), 0)
+            mc, se, exact, kind = math.nan, math.nan, signs <= 16, "upper bound"
+        rows.append(
+            {
+                "p": p,
+                "q": q,
+                "meaning": bounds.PQ_MEANING[(p, q)],
+                "exact": bool(exact),
+                "bound": bounds.beta(p, q, d, K, "bound"),
+                "asymptotic": bounds.beta(p, q, d, K, "asymptotic"),
+                "mc": mc,
+                "mc_se": se,
+                "kind": kind,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def chain_norms(configs, n_samples: int, pairs=PAIRS, *, generator: torch.Generator, restarts: int = 0,
@@ -389,7 +447,7 @@ def chain_norms(configs, n_samples: int, pairs=PAIRS, *, generator: torch.Genera
     """The nine norms ||J||_{p,q} of J(x) drawn from its exact finite-width law, without building networks.
 
     configs: sequence of dicts with keys among d, N, K, L, sigma_w2, sigma_b2, u, v, residual (Definition 3.1).
-    J is drawn by :func:`mfat.jacobian_sampling.sample_jacobians` (the d x d Gram chain: exact in law for an input
+    J is drawn by :func:`mfat.laws.jacobian.sample_jacobians` (the d x d Gram chain: exact in law for an input
     chosen independently of the network, cost independent of N), so N = 40000 costs what N = 100 does. The norms
     are those :func:`linearise` computes on explicit networks (same ``restarts``, ``max_iter``), so the two are
     comparable sample for sample. Returns float64 arrays: ``norm`` (C, n_pairs, n_samples), ``exact``

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import theory
-from ..data import gaussian_inputs
-from ..fisher_rao import directional_derivatives, fisher_rao_metric, fisher_rao_per_sample
-from ..networks import ReLULikeNet
-from ..training import TrainConfig, batch_objective, train
-from ..validation import check_int
+from mfat import theory
+from mfat.data import gaussian_inputs
+from mfat.model.fisher_rao import directional_derivatives, fisher_rao_metric, fisher_rao_per_sample
+from mfat.model.networks import ReLULikeNet
+from mfat.model.training import TrainConfig, batch_objective, train
+from mfat.validation import check_int
 
 __all__ = ["fisher_rao_at_init", "initial_slopes", "capacity_run", "input_q0"]
 
@@ -59,7 +59,7 @@ def initial_slopes(net: ReLULikeNet, X: torch.Tensor, y: torch.Tensor, X_fr: tor
     """dFR/dt at the current weights under gradient flow of ``config``'s objective on (X, y), t = lr * steps.
 
     FR is the exact ||w||_FR^2 on the fixed batch X_fr; the loss gradient g is that of
-    :func:`mfat.training.batch_objective` on all of (X, y) (PGD maximisers drawn with ``generator``).
+    :func:`mfat.model.training.batch_objective` on all of (X, y) (PGD maximisers drawn with ``generator``).
 
     - ``full``   = -<grad_theta FR, g> over all trained parameters (W and b): the exact first-order slope;
     - ``radial`` = -sum_l <grad_{W^(l)} FR, W^(l)> <W^(l), g_l> / ||W^(l)||_F^2: the part carried by the change
@@ -94,7 +94,7 @@ def capacity_run(X: torch.Tensor, y: torch.Tensor, X_fr: torch.Tensor, *, N: int
                  dtype: torch.dtype = torch.float32) -> dict:
     """Train one fresh network (bias-free init, sigma_b = 0) with ``config`` and record its capacity.
 
-    Returns the training table as float64 arrays (columns of :func:`mfat.training.train`, including ``fr``:
+    Returns the training table as float64 arrays (columns of :func:`mfat.model.training.train`, including ``fr``:
     the exact ||w||_FR^2 on the fixed batch X_fr), and ``fr_mf``: the formula of Theorem 5.8 evaluated at
     the measured per-layer variances sigma_l^2(t) with q^(0) of X_fr (what FR would be if the weights stayed
     i.i.d. Gaussian, Assumption 5.2), and the float ``q0``.

@@ -16,9 +16,9 @@ import math
 import numpy as np
 import torch
 
-from ..data import load
-from ..homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
-from ..validation import check_int, check_real
+from mfat.data import load
+from mfat.companions.homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
+from mfat.validation import check_int, check_real
 
 __all__ = ["separable_data", "discriminating_data", "sign_product_data", "mnist_pair", "deep_linear_runs",
            "two_layer_runs"]
@@ -87,7 +87,7 @@ def deep_linear_runs(X, y, configs: list[dict], *, seeds: int, widths, init_std:
     """Train ``len(configs) x seeds`` deep linear networks in one batch.
 
     configs: list of {"name": str, "eps": float, "linf": bool}. Returns the arrays of
-    :func:`mfat.homogeneous.train_deep_linear` with the run axis reshaped to (config, seed): e.g. ``cos_<t>``
+    :func:`mfat.companions.homogeneous.train_deep_linear` with the run axis reshaped to (config, seed): e.g. ``cos_<t>``
     (T, C, S), ``sigma1`` (T, C, S, L); plus ``names`` (C,) and ``eps`` (C,).
     """
     seeds = check_int("seeds", seeds, min_value=1)
@@ -112,7 +112,7 @@ def two_layer_runs(X, y, attacks: list[dict], *, m: int, init_scale: float, step
                    lr_fit: float, norm_power: float, pgd_steps: int, n_log: int, loss: str = "exp",
                    dtype: torch.dtype = torch.float64, generator: torch.Generator, device="cpu") -> dict:
     """Train one bias-free two-layer ReLU network per entry of ``attacks`` ({"name", "attack", "eps"}), all from
-    the same initialisation; returns {name: the arrays of :func:`mfat.homogeneous.train_two_layer`}."""
+    the same initialisation; returns {name: the arrays of :func:`mfat.companions.homogeneous.train_two_layer`}."""
     Xt = torch.as_tensor(X, dtype=dtype, device=device)
     yt = torch.as_tensor(y, dtype=dtype, device=device)
     init = TwoLayerReLU(X.shape[1], m, init_scale, generator=generator, dtype=dtype, device=device)

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .. import data as mdata
-from ..perturbation import (SCENARIOS, abs_cosine, f_hat, g_hat, lazy_change, predicted_direction, random_targets,
+from mfat import data as mdata
+from mfat.companions.perturbation import (SCENARIOS, abs_cosine, f_hat, g_hat, lazy_change, predicted_direction, random_targets,
                             scale_directions, training_inputs, unit_gradients)
-from ..two_layer import MOMENTUM, OPTIMIZERS, TwoLayerNets, train
-from ..validation import check_choice, check_int, check_real
+from mfat.companions.two_layer import MOMENTUM, OPTIMIZERS, TwoLayerNets, train
+from mfat.validation import check_choice, check_int, check_real
 
 __all__ = ["DATASETS", "PLData", "Variant", "make_data", "perturbation_learning", "sweep_block", "curve", "METRICS",
            "alignment", "lazy_dynamics", "decision_map", "IMAGE_SOURCES"]

@@ -1,7 +1,7 @@
-"""Chapter 1 measurements: the law of J(x) and a(x) (Theorem 4.1) from the samplers of :mod:`mfat.sampling`.
+"""Chapter 1 measurements: the law of J(x) and a(x) (Theorem 4.1) from the samplers of :mod:`mfat.laws.linear_map`.
 
 Every function takes an explicit ``generator`` (its device is the compute device) and returns a dict of
-float64 numpy arrays and numbers (small enough for ``mfat.results``), including its own wall time, so
+float64 numpy arrays and numbers (small enough for ``mfat.chapter.results``), including its own wall time, so
 that the chapter can report sampler speeds also when replaying stored results.
 """
 
@@ -13,15 +13,16 @@ import time
 import numpy as np
 import torch
 
-from .. import theory
-from ..attacks import output_deviation, pgd
-from ..linearize import activation_slopes, decompose
-from ..networks import NetworkSpec
-from ..norms import dual_exponent, normalise_p
-from ..sampling import sample_chain, sample_explicit, sample_units
-from ..stats import (Z_DEFAULT, batch_standard_error, excess_kurtosis, ks_distance_normal, ks_tolerance,
+from mfat import theory
+from mfat.model.attacks import output_deviation, pgd
+from mfat.model.linearize import activation_slopes, decompose
+from mfat.model.networks import NetworkSpec
+from mfat.model.norms import dual_exponent
+from mfat.validation import normalise_p
+from mfat.laws.linear_map import sample_chain, sample_explicit, sample_units
+from mfat.stats import (Z_DEFAULT, batch_standard_error, excess_kurtosis, ks_distance_normal, ks_tolerance,
                      mean_tolerance, variance_ratio_tolerance)
-from ..validation import check_int, check_real
+from mfat.validation import check_int, check_real
 
 __all__ = [
     "law_summary",
@@ -77,7 +78,7 @@ def units_law(spec: NetworkSpec, x: torch.Tensor, n_samples: int, *, generator: 
 
 
 def explicit_law(spec: NetworkSpec, x: torch.Tensor, n_samples: int, *, generator: torch.Generator) -> dict:
-    """J_11(x), a_1(x) of ``n_samples`` explicit networks (``mfat.linearize.decompose``): arrays (n,), ``seconds``."""
+    """J_11(x), a_1(x) of ``n_samples`` explicit networks (``mfat.model.linearize.decompose``): arrays (n,), ``seconds``."""
     start = time.perf_counter()
     out = sample_explicit(spec, n_samples, generator=generator, x=x)
     return {"J": _np(out["J"][:, 0, 0]), "a": _np(out["a"][:, 0, 0]), "seconds": time.perf_counter() - start}
@@ -104,8 +105,8 @@ def adversarial_inputs(spec: NetworkSpec, x: torch.Tensor, n_samples: int, *, ep
                        generator: torch.Generator) -> dict:
     """J and a at a clean input x and at x + eta, eta from PGD on ||f(x + eta) - f(x)||_q, ||eta||_p <= eps.
 
-    x: (d,) or (1, d). One fresh explicit network per sample (``sample_explicit``); the attack (``mfat.attacks.pgd``
-    with :func:`mfat.attacks.output_deviation`, random start, ``steps`` steps) depends on that network's
+    x: (d,) or (1, d). One fresh explicit network per sample (``sample_explicit``); the attack (``mfat.model.attacks.pgd``
+    with :func:`mfat.model.attacks.output_deviation`, random start, ``steps`` steps) depends on that network's
     parameters. Returns arrays over networks: ``J``, ``a``, ``row_ms`` (n, 2) [clean, adversarial];
     ``gain`` (n,) = ||f(x + eta) - f(x)||_q / (eps ||J_1(x)||_{p*}) (1 = the best linear attack within x's
     activation region); ``flipped`` (n,), the fraction of hidden units whose slope differs between x and

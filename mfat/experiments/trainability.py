@@ -13,13 +13,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..data import gaussian_inputs
-from ..grid import NetStack, train_grid
-from ..linearize import decompose
-from ..networks import ReLULikeNet, make_generator, resolve_device
-from ..norms import operator_norm
-from ..training import L_adv_per_example, TrainConfig
-from ..validation import check_int, check_real
+from mfat.data import gaussian_inputs
+from mfat.model.grid import NetStack, train_grid
+from mfat.model.linearize import decompose
+from mfat.model.networks import ReLULikeNet
+from mfat.runtime import make_generator, resolve_device
+from mfat.model.norms import operator_norm
+from mfat.model.training import L_adv_per_example, TrainConfig
+from mfat.validation import check_int, check_real
 
 __all__ = ["depth_gains", "cell_seed", "depth_width_grid", "agreement", "jacobian_gain", "initial_balance"]
 
@@ -80,9 +81,9 @@ def depth_width_grid(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wi
                      progress: bool = False) -> dict:
     """Train one network per (width, depth, seed) for ``config.steps`` steps; the Fig. 5 heat map data.
 
-    All cells of one width are trained together with :func:`mfat.grid.train_grid` (``max_cells`` bounds how
+    All cells of one width are trained together with :func:`mfat.model.grid.train_grid` (``max_cells`` bounds how
     many at once, for memory); cell (N, L, r) uses seed :func:`cell_seed` for its initialisation and for its
-    training stream, so that any cell can be rerun alone with :func:`mfat.training.train`.
+    training stream, so that any cell can be rerun alone with :func:`mfat.model.training.train`.
 
     Returns float64 arrays indexed [width, depth, seed]: ``acc`` (final training-set accuracy on the evaluation
     set), ``acc0`` (at step 0), ``sigma_w2`` and ``sigma_w2_0`` (mean over layers, final and initial),
@@ -164,7 +165,7 @@ def initial_balance(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wid
     ``batch_size`` rows of X (d columns) drawn from the same seed, so two data sets of the same size are
     compared on the same networks and the same row indices. Returns float64 arrays [width, depth, network]:
 
-    - ``J_norm``: the batch mean of ||J(x)||_{p,q} (``config``'s p, q; :func:`mfat.norms.operator_norm`,
+    - ``J_norm``: the batch mean of ||J(x)||_{p,q} (``config``'s p, q; :func:`mfat.model.norms.operator_norm`,
       exact for p = inf), the eps -> 0 limit of L_adv / eps (Theorem 5.4). Its law does not depend on x != 0
       for a bias-free ReLU network at initialisation: W^(1) x has a law that sees only ||x||, and the
       activation pattern is scale-free;

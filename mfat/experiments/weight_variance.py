@@ -2,7 +2,7 @@
 
 Spec sections 6 (Theorem 5.4 and its residual counterpart), 9 (Fig. 4) and 10 (checks 6 and 7). Every
 function takes an explicit ``generator`` and ``device``; tables are returned as pandas DataFrames or dicts of
-numpy arrays (small enough to store with :func:`mfat.results.cached`).
+numpy arrays (small enough to store with :func:`mfat.chapter.results.cached`).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pandas as pd
 import torch
 from torch.func import functional_call, jvp
 
-from .. import attacks
-from ..networks import ReLULikeNet
-from ..norms import normalise_p
-from ..training import TrainConfig, train
-from ..validation import check_int, check_real
+from mfat.model import attacks
+from mfat.model.networks import ReLULikeNet
+from mfat.validation import normalise_p
+from mfat.model.training import TrainConfig, train
+from mfat.validation import check_int, check_real
 
 __all__ = [
     "directional_ratios",
@@ -108,7 +108,7 @@ def train_run(X: torch.Tensor, y: torch.Tensor, config: TrainConfig, *, N: int, 
               dtype=torch.float32) -> dict:
     """Build a fresh network, measure E L_adv at initialisation, train it with ``config``, summarise.
 
-    Returns a dict: ``table`` (the :func:`mfat.training.train` DataFrame), ``L_adv0`` (mean L_adv of the
+    Returns a dict: ``table`` (the :func:`mfat.model.training.train` DataFrame), ``L_adv0`` (mean L_adv of the
     initial network over the first ``n_init`` training examples, with ``config``'s attack: the rate of the
     frozen-rate line; NaN when config.eps = 0), ``rank_fraction`` (L,) (share of each layer's update
     W(T) - W(0) in its top-K singular values, :func:`update_rank_fraction`), ``N``, ``L``, ``residual``.
@@ -186,7 +186,7 @@ def summarise_run(out: dict, slope_steps: int, *, tol: float = 0.1, fraction: fl
     -2 fraction L_adv0 / N measured at initialisation (inf if it stays within ``tol`` over the run);
     ``rank_fraction``: the mean over layers of the update's top-K share.
     """
-    from ..theory import slope_from_measured_Ladv
+    from mfat.theory import slope_from_measured_Ladv
 
     table = out["table"]
     N, L = out["N"], out["L"]

@@ -1,26 +1,131 @@
-"""Closed forms of the book, one submodule per topic, re-exported here.
+"""Closed forms of the book: pure functions in float64, no torch. One module per chapter stem.
 
-All functions are pure and evaluated in float64.
+- :mod:`.meanfield`              alpha, omega, Theorem 4.1 variances, the signal recursion q^(l) (chapters 0-1)
+- :mod:`.random_linear_map`      exact finite-width moments of J and a, input correlations (chapter 1)
+- :mod:`.adversarial_loss`       beta_{p,q} and the adversarial-loss bound of Theorem 5.1 (chapter 2)
+- :mod:`.weight_variance`        weight variance under adversarial training, Theorem 5.4 (chapter 3)
+- :mod:`.trainability`           (M, m)-trainability, Lemma 5.5, Theorems 5.6 and 5.7 (chapter 4)
+- :mod:`.capacity`               the Fisher-Rao norm, Theorem 5.8 (chapter 5)
+- :mod:`.perturbation_learning`  the kernel Phi of wide two-layer networks (chapter 6)
+- :mod:`.implicit_bias`          margins of adversarial training (chapter 7)
 
-- :mod:`.meanfield`          alpha, omega, Theorem 4.1 variances, the signal recursion q^(l)
-- :mod:`.random_linear_map`  exact finite-width moments of J and a, input correlations (chapter 1)
-- :mod:`.bounds`             beta_{p,q} and the adversarial-loss bound of Theorem 5.1 (chapter 2)
-- :mod:`.variance`           weight variance under adversarial training, Theorem 5.4 (chapter 3)
-- :mod:`.trainability`       (M, m)-trainability, Lemma 5.5, Theorems 5.6 and 5.7 (chapter 4)
-- :mod:`.capacity`           the Fisher-Rao norm, Theorem 5.8 (chapter 5)
-- :mod:`.kernel`             the kernel Phi of wide two-layer networks (chapter 6)
-- :mod:`.margin`             margins of adversarial training (chapter 7)
+Every public name of those modules is re-exported here, so ``mfat.theory.omega`` works.
 """
 
-from importlib import import_module
+from mfat.theory.meanfield import (  # noqa: F401
+    alpha,
+    omega,
+    var_J,
+    var_a,
+    signal_recursion,
+    output_second_moment,
+    critical_sigma_w2,
+)
+from mfat.theory.random_linear_map import (  # noqa: F401
+    finite_width_moments,
+    jacobian_excess_kurtosis,
+    linear_map_input_correlation,
+    orthant_moments,
+    scale_mixture_ks,
+    SCALE_MIXTURE_KS_CONSTANT,
+)
+from mfat.theory.adversarial_loss import (  # noqa: F401
+    beta,
+    adversarial_loss_bound,
+    chi_mean,
+    PQ_MEANING,
+)
+from mfat.theory.weight_variance import (  # noqa: F401
+    residual_fraction,
+    variance_slope,
+    slope_from_measured_Ladv,
+    sigma_w2_linear,
+    sigma_w2_ode,
+    sigma_w2_weight_decay,
+    frozen_rate_validity_time,
+)
+from mfat.theory.trainability import (  # noqa: F401
+    gain,
+    trainable_interval,
+    is_trainable,
+    exit_threshold_sigma_w2,
+    exit_time,
+    critical_width,
+    residual_stays_trainable,
+    LAWS,
+)
+from mfat.theory.capacity import (  # noqa: F401
+    fisher_rao_layer_terms,
+    fisher_rao_expectation,
+    fisher_rao_dsigma2,
+    fisher_rao_adversarial_slope,
+    fisher_rao_linear,
+    fisher_rao_radial_slope,
+)
+from mfat.theory.perturbation_learning import (  # noqa: F401
+    kernel_correlation,
+    kernel_from_angle,
+    phi_kernel,
+    phi_kernel_diagonal,
+    lazy_output_change,
+    lazy_gradient_change,
+)
+from mfat.theory.implicit_bias import (  # noqa: F401
+    l2_robust_margin,
+    adversarial_loss_floor,
+    margin_gap_bound,
+    rank_one_bound,
+    alignment_bound,
+)
 
-_SUBMODULES = ("meanfield", "random_linear_map", "bounds", "variance", "trainability", "capacity", "kernel",
-               "margin")
-
-__all__: list[str] = []
-for _name in _SUBMODULES:
-    _module = import_module(f"{__name__}.{_name}")
-    for _symbol in _module.__all__:
-        globals()[_symbol] = getattr(_module, _symbol)
-    __all__ += list(_module.__all__)
-del _name, _module, _symbol
+__all__ = [
+    "alpha",
+    "omega",
+    "var_J",
+    "var_a",
+    "signal_recursion",
+    "output_second_moment",
+    "critical_sigma_w2",
+    "finite_width_moments",
+    "jacobian_excess_kurtosis",
+    "linear_map_input_correlation",
+    "orthant_moments",
+    "scale_mixture_ks",
+    "SCALE_MIXTURE_KS_CONSTANT",
+    "beta",
+    "adversarial_loss_bound",
+    "chi_mean",
+    "PQ_MEANING",
+    "residual_fraction",
+    "variance_slope",
+    "slope_from_measured_Ladv",
+    "sigma_w2_linear",
+    "sigma_w2_ode",
+    "sigma_w2_weight_decay",
+    "frozen_rate_validity_time",
+    "gain",
+    "trainable_interval",
+    "is_trainable",
+    "exit_threshold_sigma_w2",
+    "exit_time",
+    "critical_width",
+    "residual_stays_trainable",
+    "LAWS",
+    "fisher_rao_layer_terms",
+    "fisher_rao_expectation",
+    "fisher_rao_dsigma2",
+    "fisher_rao_adversarial_slope",
+    "fisher_rao_linear",
+    "fisher_rao_radial_slope",
+    "kernel_correlation",
+    "kernel_from_angle",
+    "phi_kernel",
+    "phi_kernel_diagonal",
+    "lazy_output_change",
+    "lazy_gradient_change",
+    "l2_robust_margin",
+    "adversarial_loss_floor",
+    "margin_gap_bound",
+    "rank_one_bound",
+    "alignment_bound",
+]

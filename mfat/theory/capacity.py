@@ -1,7 +1,7 @@
 """Capacity: the Fisher-Rao norm at initialisation and under adversarial training (Theorem 5.8, spec section 8).
 
 The layerwise Fisher-Rao norm is ||w||_FR^2 = sum_l E_x ||<W^(l), grad_{W^(l)} f(x)>||^2 (see
-:mod:`mfat.fisher_rao`). Holding the activation slopes fixed, <W^(l), grad_{W^(l)} f(x)> =
+:mod:`mfat.model.fisher_rao`). Holding the activation slopes fixed, <W^(l), grad_{W^(l)} f(x)> =
 P_out M^(L)...M^(l+1) D^(l) W^(l) h^(l-1). Each factor multiplies the expected squared norm of a vector by a
 known constant *exactly*, at any width, by the sign symmetry (W_i, b_i) -> (-W_i, -b_i) of a row:
 E||D W g||^2 = alpha sigma_w^2 ||g||^2, E||P g||^2 = ||g||^2 with a vanishing cross term, and
@@ -19,7 +19,7 @@ and sigma_b = 0 the whole expression is multiplied by q^(0) = E_x ||x||^2 / d (i
 bias, q^(l-1) = omega^(l-1) q^(0) + alpha sigma_b^2 (omega^(l-1) - 1)/(omega - 1) adds the bias-path signal.
 
 Time evolution (Assumption 5.2: the weights stay i.i.d. with variance sigma_w^2(t)). Insert the weight
-variance of Theorem 5.4 (:func:`mfat.theory.variance.variance_slope`, constant c, time t = lr * steps) into
+variance of Theorem 5.4 (:func:`mfat.theory.weight_variance.variance_slope`, constant c, time t = lr * steps) into
 the formula above and keep the first order in t:
 
     E ||w(t)||_FR^2 ~ E ||w(0)||_FR^2 + (d E||w||_FR^2 / d sigma_w^2) (d sigma_w^2 / dt) t,
@@ -35,9 +35,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..validation import check_int, check_real
-from .meanfield import alpha, omega
-from .variance import variance_slope
+from mfat.validation import check_int, check_real
+from mfat.theory.meanfield import alpha, omega
+from mfat.theory.weight_variance import variance_slope
 
 __all__ = [
     "fisher_rao_layer_terms",
@@ -130,7 +130,7 @@ def fisher_rao_adversarial_slope(eps: float, beta: float, N: int, L: int, K: int
                                  sigma_b2: float = 0.0) -> float:
     """Theorem 5.8: d E||w||_FR^2 / dt at sigma_w^2 under adversarial training, per unit of t = lr * steps.
 
-    = :func:`fisher_rao_dsigma2` x :func:`mfat.theory.variance.variance_slope` (Theorem 5.4, constant ``c``).
+    = :func:`fisher_rao_dsigma2` x :func:`mfat.theory.weight_variance.variance_slope` (Theorem 5.4, constant ``c``).
     Vanilla, omega_v = 1, q0 = 1: -L K c eps alpha beta L / N. ``eps * beta`` may be replaced by a measured
     E[L_adv] / omega^(L/2) (pass ``eps=E[L_adv]``, ``beta=1`` at omega = 1).
     """

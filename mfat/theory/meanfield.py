@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..validation import check_int, check_real
+from mfat.validation import check_int, check_real
 
 __all__ = [
     "alpha",

@@ -3,7 +3,7 @@
 Pure float64 functions; no torch state.
 
 Finite width (exact at every N, for an input x chosen independently of the parameters). With g^(l) the
-tangent along e_1 and c^(l) the bias path (``mfat.sampling``), the Gram matrix G = [g, c]^T [g, c] follows
+tangent along e_1 and c^(l) the bias path (``mfat.laws.linear_map``), the Gram matrix G = [g, c]^T [g, c] follows
 the chain G^(l) = Wishart(n_+, Sigma_u) + Wishart(N - n_+, Sigma_v), n_+ ~ Binomial(N, 1/2),
 Sigma_s = (rho + s^2 sigma_w^2) G^(l-1)/N + s^2 sigma_b^2 e_c e_c^T, G^(0) = diag(chi^2_N / d, 0), and
 (J_11, a_1) | G^(L) ~ N(0, G^(L)/N). Its first two moments close: :func:`finite_width_moments` returns
@@ -28,8 +28,8 @@ import math
 
 import numpy as np
 
-from ..validation import check_int, check_real
-from .meanfield import alpha as _alpha
+from mfat.validation import check_int, check_real
+from mfat.theory.meanfield import alpha as _alpha
 
 __all__ = [
     "finite_width_moments",

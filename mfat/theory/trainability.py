@@ -5,7 +5,7 @@ Jacobian gain omega^L (= d Var J_ij, Theorem 4.1) satisfies ``m <= omega^L <= M`
 
 - Lemma 5.5: vanilla (omega = alpha sigma_w^2) is trainable iff ``m^(1/L) <= alpha sigma_w^2 <= M^(1/L)``;
   residual (omega = 1 + alpha sigma_w^2) iff ``alpha sigma_w^2 <= M^(1/L) - 1`` (the lower condition always holds).
-- Theorem 5.6: under adversarial training sigma_w^2 decreases (Theorem 5.4, :mod:`mfat.theory.variance`); a
+- Theorem 5.6: under adversarial training sigma_w^2 decreases (Theorem 5.4, :mod:`mfat.theory.weight_variance`); a
   vanilla network leaves the trainable set at the time T where ``alpha sigma_w^2(T) = m^(1/L)``. Two versions:
   the *linear law* (rate frozen at t = 0, the paper's statement) and the *unfrozen ODE*
   ``d sigma_w^2 / dt = variance_slope(sigma_w^2(t))`` (the rate falls with omega^(L/2)).
@@ -14,7 +14,7 @@ Jacobian gain omega^L (= d Var J_ij, Theorem 4.1) satisfies ``m <= omega^L <= M`
 - Fig. 5: with a fixed budget t_budget, the trainable widths are ``N >= N*(L) = t_budget N / T(N)`` (T is
   exactly linear in N for both laws).
 
-Time is in the convention of :func:`mfat.theory.variance.variance_slope` (``lr`` and ``c`` are passed through
+Time is in the convention of :func:`mfat.theory.weight_variance.variance_slope` (``lr`` and ``c`` are passed through
 unchanged). Pure float64 functions, no torch state.
 """
 
@@ -25,9 +25,9 @@ import math
 import numpy as np
 from scipy import integrate
 
-from ..validation import check_choice, check_int, check_real
-from .meanfield import alpha, omega
-from .variance import variance_slope
+from mfat.validation import check_choice, check_int, check_real
+from mfat.theory.meanfield import alpha, omega
+from mfat.theory.weight_variance import variance_slope
 
 __all__ = [
     "gain",
@@ -92,7 +92,7 @@ def exit_time(N: int, L: int, eps: float, beta: float, sigma_w2_0: float | None 
     """Theorem 5.6 (vanilla) / 5.7 (residual): the time T after which the network stops being (M, m)-trainable.
 
     ``sigma_w2_0`` defaults to the critical value 1/alpha (omega_v(0) = 1). The rate is
-    :func:`mfat.theory.variance.variance_slope`; with ``law="linear"`` it is frozen at t = 0:
+    :func:`mfat.theory.weight_variance.variance_slope`; with ``law="linear"`` it is frozen at t = 0:
 
         T = (sigma_w^2(0) - m^(1/L)/alpha) / |variance_slope(sigma_w^2(0))|
           = N (alpha sigma_w^2(0) - m^(1/L)) / (c lr alpha eps beta omega_v(0)^(L/2))   (c = 2 convention),

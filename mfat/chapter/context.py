@@ -1,0 +1,95 @@
+"""What every chapter does first and last, so that no chapter copies it.
+
+    ctx = mfat.chapter.start("01_random_linear_map", profile, overrides, seed=seed, device=device,
+                             replay=replay, theorem="Theorem 4.1")
+    ctx.settings   # validated settings (mfat.chapter.settings)
+    ctx.card       # the chapter's Scorecard (mfat.chapter.claims)
+    ctx.device     # torch.device
+    ctx.cached(tag, compute)   # mfat.chapter.results.cached with this chapter's settings and profile
+    ...
+    ctx.finish()   # shows the claims table; raises if any claim failed
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import torch
+
+from mfat import __version__
+from mfat.chapter import plotting
+from mfat.chapter import settings as profiles
+from mfat.chapter import results
+from mfat.chapter.claims import Scorecard
+from mfat.runtime import device_name
+from mfat.runtime import make_generator, resolve_device
+
+__all__ = ["Chapter", "start", "glue"]
+
+
+def glue(name: str, value, display: bool = False):
+    """myst-nb ``glue`` (numbers in the prose come from code). Keys are case-insensitive in myst-nb."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - myst-nb is pinned in requirements.txt
+        return value
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # numpy / torch scalars: glue formats Python numbers only
+    _glue(name, value, display=display)
+    return value
+
+
+@dataclass
+class Chapter:
+    name: str
+    profile: str
+    settings: profiles.Settings
+    device: torch.device
+    replay: bool
+    card: Scorecard
+    notes: dict = field(default_factory=dict)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A fresh generator seeded with ``settings.seed + offset`` on the chapter's device."""
+        return make_generator(self.settings.seed + offset, device=self.device)
+
+    def cached(self, tag: str, compute, settings=None) -> dict:
+        """``compute()`` under this chapter's settings (quick: recomputed; full: stored in results/full)."""
+        out, meta = results.cached(f"{self.name}-{tag}", settings or self.settings, compute,
+                                   profile=self.profile, replay=self.replay, device=self.card.device)
+        self.notes[tag] = meta
+        return out
+
+    def banner(self) -> str:
+        """One line saying how this page was produced."""
+        s = f"profile **{self.profile}**, device {self.card.device}, torch {torch.__version__}, mfat {__version__}"
+        stored = [m for m in self.notes.values() if m.get("date")]
+        if self.profile == "full" and stored:
+            s += "; full-profile results computed on " + ", ".join(
+                sorted({f"{m['date'][:10]} ({m['device']}, {m['wall_time_s']} s)" for m in stored}))
+        return s
+
+    def finish(self):
+        """Display the chapter's claims and fail if any did not hold."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"This page was produced with {self.banner()}."))
+        table = self.card.table()
+        if not self.card.all_passed:
+            raise AssertionError(f"{self.name}: some claims failed:\n{table}")
+        return table
+
+
+def start(name: str, profile: str = "quick", overrides: dict | None = None, *, seed: int = 0,
+          device: str = "auto", replay: bool = False, theorem: str = "") -> Chapter:
+    """Validate the settings, pick the device, set the plotting theme, open the scorecard."""
+    settings = profiles.get(name, profile, {**(overrides or {}), "seed": seed})
+    dev = resolve_device(device)
+    if replay and profile != "full":
+        raise ValueError(f"parameter 'replay' = True is out of range for profile {profile!r}: allowed only with 'full'")
+    plotting.setup()
+    torch.manual_seed(settings.seed)  # only for third-party code that ignores our generators
+    card = Scorecard(name, profile, theorem=theorem, device=device_name(dev))
+    glue("profile", profile)
+    return Chapter(name, profile, settings, dev, replay, card)

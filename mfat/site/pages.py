@@ -1,0 +1,86 @@
+"""Generated pages of the book: the scorecard (every claim of every chapter) and the status page.
+
+Both are written as MyST markdown into ``book/`` just before the site is built, from the records the
+chapters and the runner leave in ``<output_dir>`` (``claims/``, ``runs/``, ``benchmarks/``).
+:func:`write_all` raises when a claim failed, so that the build fails with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from mfat.atomic import atomic_write_text
+from mfat.chapter.claims import load_claims
+from mfat.paths import output_dir, repo_root
+
+__all__ = ["markdown_table", "scorecard_markdown", "status_markdown", "write_all"]
+
+
+def markdown_table(rows: list[dict], columns: list[str]) -> str:
+    """A GitHub-flavoured markdown table of ``rows`` (dicts) restricted to ``columns``."""
+    def cell(v) -> str:
+        if isinstance(v, float):
+            v = f"{v:.4g}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    return head + "".join("| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |\n" for r in rows)
+
+
+def _chapter_title(stem: str) -> str:
+    return stem.split("_", 1)[1].replace("_", " ").capitalize() if "_" in stem else stem
+
+
+def scorecard_markdown(claims: list[dict]) -> str:
+    n_pass = sum(c["passed"] for c in claims)
+    text = ["# Scorecard\n",
+            "Every claim that a chapter asserts: the prediction of the theory, the measurement, the tolerance "
+            "(derived from the sample size where it is statistical) and whether it held, with the profile that "
+            "produced it. A failed claim stops the chapter, and the book build with it.\n",
+            f"**{n_pass} of {len(claims)} claims passed.**\n"]
+    chapters = sorted({c["chapter"] for c in claims})
+    for ch in chapters:
+        rows = [dict(c, passed="pass" if c["passed"] else "FAIL") for c in claims if c["chapter"] == ch]
+        text.append(f"\n## {ch}: {_chapter_title(ch)}\n")
+        text.append(markdown_table(rows, ["claim", "theorem", "predicted", "measured", "tolerance", "passed",
+                                          "profile"]))
+    return "\n".join(text)
+
+
+def _read_runs() -> list[dict]:
+    folder = output_dir() / "runs"
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+
+
+def status_markdown(runs: list[dict]) -> str:
+    text = ["# Status\n",
+            "How each page of this build was produced: the profile, the device, the versions, the wall time and "
+            "the peak memory (resident set of the chapter's kernel) of its last execution.\n",
+            markdown_table(runs, ["chapter", "profile", "replay", "status", "device", "wall_time_s",
+                                  "peak_memory_mb", "torch", "mfat", "date"])]
+    text.append("\n## Benchmarks\n\nTables written by `scripts/bench_*.py` (`make bench`). Those under `results/benchmarks/` "
+                "were committed from the 2-core development machine while other jobs were running (load 4-8), so their "
+                "times are pessimistic; tables under `_output/benchmarks/` come from this machine's last `make bench`.\n")
+    bench = output_dir() / "benchmarks"
+    tables = sorted(bench.glob("*.csv")) if bench.exists() else []
+    committed = sorted((repo_root() / "results" / "benchmarks").glob("*.csv"))
+    for path in committed + tables:
+        with path.open() as fh:
+            rows = list(csv.DictReader(fh))
+        if rows:
+            text.append(f"\n## Benchmark: {path.stem}\n\nFrom `{path.relative_to(repo_root()) if path.is_relative_to(repo_root()) else path.name}`.\n")
+            text.append(markdown_table(rows, list(rows[0])))
+    return "\n".join(text)
+
+
+def write_all(book_dir=None) -> None:
+    """Write ``scorecard.md`` and ``status.md`` into ``book_dir`` (default ``book/``); raise if a claim failed."""
+    claims = load_claims() if (output_dir() / "claims").exists() else []
+    book = book_dir or repo_root() / "book"
+    atomic_write_text(book / "scorecard.md", scorecard_markdown(claims))
+    atomic_write_text(book / "status.md", status_markdown(_read_runs()))
+    failed = [c for c in claims if not c["passed"]]
+    if failed:
+        names = "; ".join(f"{c['chapter']}: {c['claim']}" for c in failed)
+        raise SystemExit(f"error: {len(failed)} claim(s) failed: {names}")
