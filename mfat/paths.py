@@ -7,8 +7,7 @@ laptop can keep their own copies.
 |-------------------|---------------------------------|----------------------|
 | ``data_dir()``    | ``<repo>/.data``                | ``MFAT_DATA_DIR``    |
 | ``output_dir()``  | ``<repo>/_output``              | ``MFAT_OUTPUT_DIR``  |
-| ``cache_dir()``   | ``<repo>/.cache/results``       | ``MFAT_CACHE_DIR``   |
-| ``full_results_dir()`` | ``<repo>/results/full``    | ``MFAT_FULL_RESULTS_DIR`` |
+| ``results_dir(tier)`` | ``<repo>/results/<tier>``   | ``MFAT_RESULTS_DIR`` (the folder holding the tiers) |
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repo_root", "data_dir", "output_dir", "cache_dir", "full_results_dir"]
+__all__ = ["repo_root", "data_dir", "output_dir", "results_dir"]
 
 
 def repo_root() -> Path:
@@ -40,11 +39,6 @@ def output_dir() -> Path:
     return _dir("MFAT_OUTPUT_DIR", repo_root() / "_output")
 
 
-def cache_dir() -> Path:
-    """Recomputable result cache (``MFAT_CACHE_DIR``)."""
-    return _dir("MFAT_CACHE_DIR", repo_root() / ".cache" / "results")
-
-
-def full_results_dir() -> Path:
-    """Committed full-profile results with provenance (``MFAT_FULL_RESULTS_DIR``)."""
-    return _dir("MFAT_FULL_RESULTS_DIR", repo_root() / "results" / "full")
+def results_dir(tier: str) -> Path:
+    """Committed results of one tier, ``results/<tier>`` (the parent folder moves with ``MFAT_RESULTS_DIR``)."""
+    return _dir("MFAT_RESULTS_DIR", repo_root() / "results") / tier

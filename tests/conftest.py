@@ -11,6 +11,5 @@ os.environ.setdefault("MFAT_QUIET", "1")
 def tmp_outputs(tmp_path, monkeypatch):
     """Route mfat's outputs and result caches into a temporary folder."""
     monkeypatch.setenv("MFAT_OUTPUT_DIR", str(tmp_path / "out"))
-    monkeypatch.setenv("MFAT_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("MFAT_FULL_RESULTS_DIR", str(tmp_path / "full"))
+    monkeypatch.setenv("MFAT_RESULTS_DIR", str(tmp_path / "results"))
     return tmp_path

@@ -54,10 +54,10 @@ class Chapter:
         """A fresh generator seeded with ``settings.seed + offset`` on the chapter's device."""
         return make_generator(self.settings.seed + offset, device=self.device)
 
-    def cached(self, tag: str, compute, settings=None) -> dict:
-        """``compute()`` under this chapter's settings (quick: recomputed; full: stored in results/full)."""
-        out, meta = results.cached(f"{self.name}-{tag}", settings or self.settings, compute,
-                                   profile=self.profile, replay=self.replay, device=self.card.device)
+    def cached(self, tag: str, compute, settings=None, schema: int = 1) -> dict:
+        """``compute()`` under this chapter's settings (quick: recomputed; cpu, full: the result store)."""
+        out, meta = results.cached(profiles.stem(self.name), tag, settings or self.settings, compute,
+                                   tier=self.profile, replay=self.replay, device=self.card.device, schema=schema)
         self.notes[tag] = meta
         return out
 
@@ -65,8 +65,8 @@ class Chapter:
         """One line saying how this page was produced."""
         s = f"profile **{self.profile}**, device {self.card.device}, torch {torch.__version__}, mfat {__version__}"
         stored = [m for m in self.notes.values() if m.get("date")]
-        if self.profile == "full" and stored:
-            s += "; full-profile results computed on " + ", ".join(
+        if self.profile in results.STORED_TIERS and stored:
+            s += f"; {self.profile}-tier results computed on " + ", ".join(
                 sorted({f"{m['date'][:10]} ({m['device']}, {m['wall_time_s']} s)" for m in stored}))
         return s
 
@@ -86,8 +86,9 @@ def start(name: str, profile: str = "quick", overrides: dict | None = None, *, s
     """Validate the settings, pick the device, set the plotting theme, open the scorecard."""
     settings = profiles.get(name, profile, {**(overrides or {}), "seed": seed})
     dev = resolve_device(device)
-    if replay and profile != "full":
-        raise ValueError(f"parameter 'replay' = True is out of range for profile {profile!r}: allowed only with 'full'")
+    if replay and profile not in results.STORED_TIERS:
+        raise ValueError(f"parameter 'replay' = True is out of range for profile {profile!r}: allowed only with "
+                         f"{' or '.join(results.STORED_TIERS)}")
     plotting.setup()
     torch.manual_seed(settings.seed)  # only for third-party code that ignores our generators
     card = Scorecard(name, profile, theorem=theorem, device=device_name(dev))

@@ -1,6 +1,6 @@
 """The chapter runner: jupytext py:percent -> papermill -> jupyter-book.
 
-    python -m mfat run   [--profile quick|full] [--only 01 03] [--set N=500 --set L=4]
+    python -m mfat run   [--profile quick|cpu|full] [--only 01 03] [--set N=500 --set L=4]
                                 [--seed 0] [--device auto] [--replay] [--timeout 900]
     python -m mfat build [--strict/--no-strict]
     python -m mfat list
@@ -27,7 +27,9 @@ from pathlib import Path
 
 from mfat import __version__
 from mfat.atomic import atomic_write_json
+from mfat.chapter.settings import PROFILES
 from mfat.paths import output_dir, repo_root
+from mfat.runtime import device_name, resolve_device
 
 __all__ = ["chapter_sources", "select", "parse_overrides", "execute_chapter", "main"]
 
@@ -127,8 +129,7 @@ def _run_one(source: Path, args, overrides: dict) -> dict:
         raise
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
-    claims_file = output_dir() / "claims" / f"{source.stem}.json"
-    device = json.loads(claims_file.read_text()).get("device", "?") if claims_file.exists() else "?"
+    device = device_name(resolve_device(args.device))
     record = {"chapter": source.stem, "profile": args.profile, "replay": args.replay, "overrides": overrides,
               "seed": args.seed, "device": device, "status": "ok" if proc.returncode == 0 else "failed",
               "wall_time_s": round(wall, 1), "peak_memory_mb": round(usage.ru_maxrss / 1024, 1),
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mfat", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute chapters with papermill")
-    run.add_argument("--profile", choices=["quick", "full"], default="quick")
+    run.add_argument("--profile", choices=list(PROFILES), default="quick",
+                     help="the tier: quick (CI), cpu (a 2-core machine, about an hour a chapter), full (the paper)")
     run.add_argument("--only", nargs="+", help="chapter names or prefixes (e.g. 01 or 01_random_linear_map)")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting (with --only)")
     run.add_argument("--seed", type=int, default=0)

@@ -1,6 +1,5 @@
-"""mfat.chapter.claims (claims), mfat.stats (tolerances), mfat.chapter.results (cache) and mfat.site.pages (scorecard)."""
+"""mfat.chapter.claims (claims), mfat.stats (tolerances) and mfat.site.pages (scorecard)."""
 
-import json
 import math
 
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 
 from mfat import stats
 from mfat.site import pages
-from mfat.chapter import results
 from mfat.chapter.claims import ClaimFailed, Scorecard, load_claims
 
 
@@ -49,24 +47,3 @@ def test_tolerances_follow_the_sample_size():
     assert stats.loglog_slope([1, 10, 100], [1, 10**0.5, 10]) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="'n'"):
         stats.variance_ratio_tolerance(1)
-
-
-def test_results_cache_quick_recomputes_full_stores_and_replays(tmp_outputs):
-    calls = []
-
-    def compute():
-        calls.append(1)
-        return {"x": np.arange(3)}
-
-    settings = {"N": 4}
-    results.cached("t", settings, compute, profile="quick")
-    results.cached("t", settings, compute, profile="quick")
-    assert len(calls) == 2
-    out, meta = results.cached("t", settings, compute, profile="full")
-    out2, meta2 = results.cached("t", settings, compute, profile="full", replay=True)
-    assert len(calls) == 3 and np.array_equal(out2["x"], np.arange(3)) and meta2["settings"] == settings
-    stored = list((tmp_outputs / "full").glob("t-*.json"))
-    assert len(stored) == 1 and json.loads(stored[0].read_text())["wall_time_s"] >= 0
-    with pytest.raises(results.MissingResult, match="'t'"):
-        results.cached("t", {"N": 5}, compute, profile="full", replay=True)
-    assert results.settings_key("t", {"N": 4}) != results.settings_key("t", {"N": 5})

@@ -27,7 +27,7 @@ from mfat.validation import check_choice, check_int, check_real
 __all__ = ["Settings", "TrainingSettings", "param", "register", "get", "chapters", "stem", "PROFILES",
            "describe"]
 
-PROFILES = ("quick", "full")
+PROFILES = ("quick", "cpu", "full")  # the tiers: CI minutes; a 2-core CPU in about an hour; the paper
 _REGISTRY: dict[str, dict[str, "Settings"]] = {}
 
 
@@ -127,11 +127,14 @@ class TrainingSettings(Settings):
                               **overrides})
 
 
-def register(chapter: str, *, quick: Settings, full: Settings) -> None:
-    """Register the quick and full settings of ``chapter`` (the notebook's file stem)."""
-    if type(quick) is not type(full):
-        raise TypeError(f"{chapter}: quick and full settings must have the same type")
-    _REGISTRY[stem(chapter)] = {"quick": quick, "full": full}
+def register(chapter: str, *, quick: Settings, full: Settings, cpu: Settings | None = None) -> None:
+    """Register the tiers of ``chapter`` (its stem): ``quick`` (CI), ``cpu`` (the largest scale a 2-core machine
+    runs in about an hour) and ``full`` (the paper's scale)."""
+    tiers = {"quick": quick, "cpu": cpu, "full": full}
+    for name, value in tiers.items():
+        if value is not None and type(value) is not type(quick):
+            raise TypeError(f"{chapter}: the {name} settings must have the type of the quick settings")
+    _REGISTRY[stem(chapter)] = tiers
 
 
 def stem(chapter: str) -> str:
@@ -151,6 +154,10 @@ def get(chapter: str, profile: str = "quick", overrides: dict | None = None, **k
         raise ValueError(f"parameter 'chapter' = {chapter!r} is out of range: allowed one of {', '.join(chapters())}")
     profile = check_choice("profile", profile, PROFILES)
     base = _REGISTRY[chapter][profile]
+    if base is None:
+        have = [t for t in PROFILES if _REGISTRY[chapter][t] is not None]
+        raise ValueError(f"parameter 'profile' = {profile!r} is out of range for chapter {chapter!r}: allowed "
+                         f"{', '.join(have)}")
     changes = {**(overrides or {}), **kwargs}
     names = {f.name for f in fields(base)}
     for key in changes:
@@ -160,16 +167,16 @@ def get(chapter: str, profile: str = "quick", overrides: dict | None = None, **k
 
 
 def describe(chapter: str):
-    """A table of a chapter's settings: name, quick, full, allowed range, meaning."""
+    """A table of a chapter's settings: name, one column per tier it has, allowed range, meaning."""
     import pandas as pd
 
-    q, f_ = _REGISTRY[stem(chapter)]["quick"], _REGISTRY[stem(chapter)]["full"]
+    tiers = {t: s for t, s in _REGISTRY[stem(chapter)].items() if s is not None}
     rows = []
-    for f in fields(q):
+    for f in fields(tiers["quick"]):
         m = f.metadata
         rng = (f"one of {m['choices']}" if m.get("choices") else
                ", ".join(f"{k} {m[k]}" for k in ("ge", "gt", "le", "lt") if m.get(k) is not None))
-        rows.append({"setting": f.name, "quick": getattr(q, f.name), "full": getattr(f_, f.name),
+        rows.append({"setting": f.name, **{t: getattr(s, f.name) for t, s in tiers.items()},
                      "allowed": rng, "meaning": m.get("doc", "")})
     return pd.DataFrame(rows).set_index("setting")
 
