@@ -18,6 +18,12 @@ refactor does not change it; a change of what a measurement returns bumps its ``
 
 Tiers: ``quick`` is always recomputed (the build must exercise the code); ``cpu`` and ``full`` are stored under
 ``results/<tier>/<chapter stem>/`` and reused; with ``replay=True`` a missing one is :class:`MissingResult`.
+
+Long measurements are lists of units (a width of a grid, a chunk of cells, a sweep point):
+:func:`cached_units` stores each unit as it finishes in ``<tag>-<key>.units/``, so an interrupted run, rerun,
+computes only the missing units; once all are there it stores the combined result and removes the unit files.
+Each unit must draw its randomness from its own seed (never from a stream shared with other units), so that a
+resumed run is bit-for-bit the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from mfat.paths import repo_root, results_dir
 from mfat.validation import check_choice, check_int
 
 __all__ = ["TIERS", "STORED_TIERS", "FORMAT", "ResultRefused", "MissingResult", "settings_key", "encode", "decode",
-           "save", "load", "result_path", "cached", "summary", "main"]
+           "save", "load", "result_path", "cached", "cached_units", "unit_key", "summary", "main"]
 
 TIERS = PROFILES  # quick, cpu, full (mfat.chapter.settings)
 STORED_TIERS = ("cpu", "full")
@@ -308,6 +314,71 @@ def cached(chapter: str, tag: str, settings, compute: Callable[[], object], *, t
     if path is not None:
         meta["key"] = path.stem
         save(path, result, meta)
+    return result, meta
+
+
+def unit_key(unit) -> str:
+    """A 16-hex-digit key of one unit descriptor (a JSON-able value such as ``{"N": 64}``)."""
+    return hashlib.sha256(json.dumps(unit, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def serial(compute_unit: Callable, units: list):
+    """The default executor: compute the units one after another in this process, yielding (index, result)."""
+    for i, unit in enumerate(units):
+        yield i, compute_unit(unit)
+
+
+def cached_units(chapter: str, tag: str, settings, units: list, compute_unit: Callable[[object], object],
+                 combine: Callable[[list], object], *, tier: str, replay: bool = False, device: str = "cpu",
+                 schema: int = 1, executor: Callable = serial) -> tuple[object, dict]:
+    """Like :func:`cached` for a measurement made of independent units.
+
+    ``units``: JSON-able descriptors; ``compute_unit(unit)`` -> the unit's result (its randomness seeded from the
+    unit alone); ``combine(results)`` -> the measurement's result from the unit results in the order of ``units``.
+    ``executor(compute_unit, pending)`` yields ``(index into pending, result)`` as units finish, in any order
+    (default :func:`serial`); each is stored at once, so a rerun after a crash resumes from the store.
+    """
+    tier = check_choice("tier", tier, TIERS)
+    if not isinstance(units, list) or not units:
+        raise ValueError(f"parameter 'units' = {units!r} is out of range: allowed a non-empty list")
+    keys = [unit_key(u) for u in units]
+    if len(set(keys)) != len(keys):
+        raise ValueError("parameter 'units' has repeated entries: allowed distinct unit descriptors")
+    if tier not in STORED_TIERS:
+        if replay:
+            raise MissingResult(f"no stored {tier}-tier result for '{chapter}/{tag}': the quick tier is never stored")
+        start = time.perf_counter()
+        done = dict(executor(compute_unit, units))
+        meta = {"chapter": chapter, "tag": tag, "schema": schema, "settings": _plain(settings), "units": len(units),
+                **provenance(tier, device, time.perf_counter() - start)}
+        return combine([done[i] for i in range(len(units))]), meta
+
+    def compute_all():
+        folder = result_path(chapter, tag, settings, tier, schema).with_suffix(".units")
+        done, pending = {}, []
+        for i, (unit, k) in enumerate(zip(units, keys)):
+            if (folder / f"{k}.json").exists():
+                done[i] = load(folder / f"{k}.npz")[0]
+            else:
+                pending.append(i)
+        for j, out in executor(compute_unit, [units[i] for i in pending]):
+            i = pending[j]
+            save(folder / f"{keys[i]}.npz", out, {"chapter": chapter, "tag": tag, "unit": units[i],
+                                                  "settings": _plain(settings), **provenance(tier, device, 0.0)})
+            done[i] = out
+        return combine([done[i] for i in range(len(units))]), folder
+
+    box = {}
+
+    def compute():
+        box["result"], box["folder"] = compute_all()
+        return box["result"]
+
+    result, meta = cached(chapter, tag, settings, compute, tier=tier, replay=replay, device=device, schema=schema)
+    if "folder" in box:  # the combined result is stored: the unit files have done their job
+        for f in box["folder"].glob("*"):
+            f.unlink()
+        box["folder"].rmdir()
     return result, meta
 
 

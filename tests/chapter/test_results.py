@@ -149,3 +149,49 @@ def test_show_prints_a_readable_summary(tmp_path, capsys):
     path.with_suffix(".json").unlink()
     assert results.main(["show", str(path)]) == 0  # the array file alone (a git diff of the .npz)
     assert "sha256:" in capsys.readouterr().out
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def _unit(u):
+    """A unit whose randomness is seeded from the unit alone."""
+    g = torch.Generator().manual_seed(1000 + u["N"])
+    return {"N": u["N"], "x": torch.randn(3, generator=g, dtype=torch.float64).numpy()}
+
+
+def _combine(outs):
+    return {"N": np.array([o["N"] for o in outs]), "x": np.stack([o["x"] for o in outs])}
+
+
+def test_an_interrupted_run_resumes_the_missing_units_bit_for_bit(tmp_outputs):
+    units = [{"N": n} for n in (8, 16, 32, 64)]
+    reference, _ = results.cached_units("demo", "grid", {"a": 1}, units, _unit, _combine, tier="quick")
+    calls, crash = [], [True]
+
+    def crashing(u):
+        calls.append(u["N"])
+        if u["N"] == 32 and crash[0]:
+            raise _Crash("killed midway")
+        return _unit(u)
+
+    with pytest.raises(_Crash):
+        results.cached_units("demo", "grid", {"a": 1}, units, crashing, _combine, tier="cpu")
+    folder = next((tmp_outputs / "results" / "cpu" / "demo").glob("grid-*.units"))
+    assert len(list(folder.glob("*.npz"))) == 2  # N = 8 and 16 were stored as they finished
+    calls.clear()
+    crash[0] = False
+    out, meta = results.cached_units("demo", "grid", {"a": 1}, units, crashing, _combine, tier="cpu")
+    assert calls == [32, 64]  # only the missing units
+    _same(reference, out)
+    assert not folder.exists() and meta["tier"] == "cpu"
+    again, _ = results.cached_units("demo", "grid", {"a": 1}, units, crashing, _combine, tier="cpu", replay=True)
+    _same(reference, again)
+
+
+def test_units_are_validated():
+    with pytest.raises(ValueError, match="'units'"):
+        results.cached_units("demo", "g", {}, [], _unit, _combine, tier="quick")
+    with pytest.raises(ValueError, match="'units'"):
+        results.cached_units("demo", "g", {}, [{"N": 8}, {"N": 8}], _unit, _combine, tier="quick")
