@@ -3,6 +3,8 @@
 - Removes duplicated inline ``<script>`` lines from the written pages. With jupyter-book 1.0.4 the
   configuration snippets of sphinx-thebe and sphinx-togglebutton are emitted twice, and
   ``const THEBE_JS_URL`` declared twice is a JavaScript error on every page.
+- Offers each chapter's jupytext source ``book/NN_<stem>.py`` in the page's download menu (beside the
+  executed ``.ipynb``), copied to ``_sources/book/`` of the site.
 - Starts the theme in light mode when the reader has no stored preference (pydata-sphinx-theme
   otherwise logs "Got invalid theme mode" on a first visit); figures are drawn for a light background.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["setup", "dedupe_inline_scripts"]
+__all__ = ["setup", "dedupe_inline_scripts", "add_source_download"]
 
 _LIGHT_MODE = ('if (!document.documentElement.dataset.mode) {'
                ' document.documentElement.dataset.mode = localStorage.getItem("mode") || "light"; }')
@@ -32,9 +34,34 @@ def dedupe_inline_scripts(html: str) -> str:
     return "".join(out)
 
 
+def _chapter_source(app, docname: str) -> Path | None:
+    """The jupytext source of a chapter page (``book/NN_<stem>.py``), or None for other pages."""
+    path = Path(app.srcdir) / f"{docname}.py"
+    return path if docname.startswith("book/") and path.exists() else None
+
+
+def add_source_download(app, pagename, templatename, context, doctree):
+    """Add ``.py`` (the chapter's source) to the download menu that sphinx-book-theme builds."""
+    source = _chapter_source(app, pagename)
+    if source is None:
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            group["buttons"].insert(1, {
+                "type": "link", "url": f"{context['pathto']('_sources', 1)}/{pagename}.py", "text": ".py",
+                "tooltip": "Download the chapter's source (jupytext percent format)", "icon": "fas fa-file-code",
+                "label": "download-py-button"})
+
+
 def _postprocess(app, exception):
     if exception is not None or app.builder.format != "html":
         return
+    for docname in app.env.found_docs:
+        source = _chapter_source(app, docname)
+        if source is not None:
+            target = Path(app.outdir) / "_sources" / f"{docname}.py"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         fixed = dedupe_inline_scripts(text)
@@ -44,5 +71,6 @@ def _postprocess(app, exception):
 
 def setup(app):
     app.add_js_file(None, body=_LIGHT_MODE, priority=1)
+    app.connect("html-page-context", add_source_download, priority=502)  # after the theme's buttons
     app.connect("build-finished", _postprocess)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
