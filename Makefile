@@ -1,15 +1,18 @@
 # mfat: the two commands of the README are `make book` and `make test`.
-#   make book [PROFILE=quick|full] [ONLY="01 02"] [RUNFLAGS="--replay"]   environment, data, chapters, site
+#   make book [PROFILE=quick|cpu|full] [ONLY="01 02"] [RUNFLAGS="--replay"]   environment, data, chapters, site
 #   make test                                                          environment, data, test suite
+#   make edition                  every chapter from its best committed tier (full, else cpu), replayed; the site
+#   make replay                   replay every committed tier (claims asserted again; the book's pages untouched)
 PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
 PROFILE  ?= quick
 ONLY     ?=
 RUNFLAGS ?=
+EDITIONFLAGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: book test site-test chromium venv data chapters site bench clean
+.PHONY: book test site-test chromium venv data chapters site bench clean edition replay
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +34,13 @@ site: venv
 
 book: chapters site
 	@echo "The book is in _build/html/index.html"
+
+edition: venv data
+	$(PY) -m mfat edition $(if $(ONLY),--only $(ONLY)) $(EDITIONFLAGS)
+	@echo "The edition is in _build/html/index.html"
+
+replay: venv data
+	$(PY) -m mfat replay $(if $(ONLY),--only $(ONLY))
 
 test: venv data
 	$(PY) -m pytest -q $(PYTEST_ARGS)

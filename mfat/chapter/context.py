@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 import torch
 
 from mfat import __version__
+from mfat.atomic import atomic_write_json
 from mfat.chapter import plotting
 from mfat.chapter import settings as profiles
 from mfat.chapter import results
 from mfat.chapter.claims import Scorecard
+from mfat.paths import output_dir
 from mfat.runtime import device_name
 from mfat.runtime import make_generator, resolve_device
 
@@ -70,10 +72,18 @@ class Chapter:
                 sorted({f"{m['date'][:10]} ({m['device']}, {m['wall_time_s']} s)" for m in stored}))
         return s
 
+    def evidence(self) -> dict:
+        """Where this page's numbers come from: the tier, this run, and each stored result's provenance."""
+        stored = [{"tag": tag, **{k: m.get(k) for k in ("date", "device", "commit", "wall_time_s")}}
+                  for tag, m in self.notes.items() if self.profile in results.STORED_TIERS and m.get("date")]
+        return {"chapter": self.name, "tier": self.profile, "replay": self.replay, "device": self.card.device,
+                "stored": stored}
+
     def finish(self):
-        """Display the chapter's claims and fail if any did not hold."""
+        """Display the chapter's claims, record where its numbers come from, and fail if a claim did not hold."""
         from IPython.display import Markdown, display
 
+        atomic_write_json(output_dir() / "pages" / f"{self.name}.json", self.evidence())
         display(Markdown(f"This page was produced with {self.banner()}."))
         table = self.card.table()
         if not self.card.all_passed:

@@ -55,10 +55,13 @@ def _read_runs() -> list[dict]:
 
 def status_markdown(runs: list[dict]) -> str:
     text = ["# Status\n",
-            "How each page of this build was produced: the profile, the device, the versions, the wall time and "
-            "the peak memory (resident set of the chapter's kernel) of its last execution.\n",
-            markdown_table(runs, ["chapter", "profile", "replay", "status", "device", "wall_time_s",
-                                  "peak_memory_mb", "torch", "mfat", "date"])]
+            "How each page of this build was produced: the tier its numbers come from (quick: computed during "
+            "the build; cpu or full: replayed from committed results when *replay* is true), the device, the "
+            "versions, the wall time and the peak memory (resident set of the chapter's kernel) of its last "
+            "execution.\n",
+            markdown_table([dict(r, tier=r.get("profile")) for r in runs],
+                           ["chapter", "tier", "replay", "status", "device", "wall_time_s", "peak_memory_mb", "torch",
+                            "mfat", "date"])]
     text.append("\n## Benchmarks\n\nTables written by `scripts/bench_*.py` (`make bench`). Those under `results/benchmarks/` "
                 "were committed from the 2-core development machine while other jobs were running (load 4-8), so their "
                 "times are pessimistic; tables under `_output/benchmarks/` come from this machine's last `make bench`.\n")

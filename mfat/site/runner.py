@@ -3,14 +3,19 @@
     python -m mfat run   [--profile quick|cpu|full] [--only 01 03] [--set N=500 --set L=4]
                                 [--seed 0] [--device auto] [--replay] [--timeout 900]
     python -m mfat build [--strict/--no-strict]
+    python -m mfat edition [--allow-quick] [--only 01]
+    python -m mfat replay [--only 01]
     python -m mfat list
 
 ``run`` executes the chapters one at a time, each in its own process (so that its wall time and peak
 memory are its own), with an execution timeout. The parameters papermill injects are hidden in the
 rendered page. A failing cell, or a failing claim, stops the run with the error and a non-zero exit.
 Each run leaves a record in ``<output_dir>/runs/<chapter>.json`` (profile, device, versions, wall
-time, peak memory, status), from which the status page is built. ``build`` renders the executed
-notebooks with jupyter-book 1.x (execution off, warnings as errors).
+time, peak memory, status), from which the status page is built, and opens the page with a note of the tier,
+hardware and date its numbers come from. ``build`` renders the executed notebooks with jupyter-book 1.x
+(execution off, warnings as errors). ``edition`` renders every chapter from its best committed tier (full, else
+cpu), replayed with every claim asserted, then builds the site: what is published. ``replay`` replays every
+committed tier into ``<output_dir>/replay/`` (CI: code and committed evidence cannot drift apart).
 """
 
 from __future__ import annotations
@@ -97,15 +102,48 @@ def _hide_injected(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def execute_chapter(source: Path, parameters: dict, timeout: int) -> None:
-    """Convert ``source`` to ``book/<stem>.ipynb`` and execute it in place with papermill."""
+def evidence_note(record: dict) -> str:
+    """The note that opens a chapter page: the tier its numbers come from, the hardware and the date."""
+    tier = record["tier"]
+    if tier == "quick" or not record["stored"]:
+        return (f"The numbers on this page were computed while the book was built, at the **{tier}** tier "
+                f"(the small scale that runs on a 2-core CPU in minutes), on {record['device']}. The tiers are "
+                f"described in the introduction.")
+    runs = sorted({(m["date"][:10], m["device"], (m.get("commit") or "unknown")[:10]) for m in record["stored"]})
+    when = "; ".join(f"on {d} with {dev} (commit {c})" for d, dev, c in runs)
+    how = f"replayed from the stored results on {record['device']}" if record["replay"] else "stored as they ran"
+    return (f"The numbers on this page come from the **{tier}** tier, computed {when}, and were {how}; every "
+            f"claim was asserted again. The tiers are described in the introduction.")
+
+
+def _add_evidence_note(path: Path) -> None:
+    """Insert the evidence note as the page's second cell (after the title), from the chapter's record."""
+    import nbformat
+
+    record_path = output_dir() / "pages" / f"{path.stem}.json"
+    if not record_path.exists():
+        return
+    nb = nbformat.read(path, as_version=4)
+    note = nbformat.v4.new_markdown_cell(f"```{{note}}\n{evidence_note(json.loads(record_path.read_text()))}\n```")
+    note.metadata["tags"] = ["evidence-note"]
+    nb.cells.insert(1, note)
+    nbformat.write(nb, path)
+
+
+def execute_chapter(source: Path, parameters: dict, timeout: int, notebook_dir: Path | None = None) -> Path:
+    """Convert ``source`` to ``<notebook_dir>/<stem>.ipynb`` (default ``book/``), execute it with papermill, mark
+    the injected parameters hidden and add the evidence note; return the notebook's path."""
     import papermill as pm
 
-    target = source.with_suffix(".ipynb")
+    target = (Path(notebook_dir) if notebook_dir else source.parent) / f"{source.stem}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (output_dir() / "pages" / f"{source.stem}.json").unlink(missing_ok=True)
     _to_notebook(source, target)
     pm.execute_notebook(str(target), str(target), parameters=parameters, kernel_name="python3",
                         execution_timeout=timeout, progress_bar=False, cwd=str(BOOK), log_output=False)
     _hide_injected(target)
+    _add_evidence_note(target)
+    return target
 
 
 def _versions() -> dict:
@@ -114,13 +152,21 @@ def _versions() -> dict:
     return {"mfat": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
-def _run_one(source: Path, args, overrides: dict) -> dict:
-    """Execute one chapter in a child process; return its run record."""
-    params = {"profile": args.profile, "seed": args.seed, "device": args.device, "replay": args.replay,
-              "overrides": overrides}
-    cmd = [sys.executable, "-m", "mfat.site.runner", "_execute", str(source), json.dumps(params), str(args.timeout)]
+def _run_one(source: Path, args, overrides: dict, *, profile: str | None = None, replay: bool | None = None,
+             notebook_dir: Path | None = None, outputs: Path | None = None) -> dict:
+    """Execute one chapter in a child process; return its run record (written to ``<outputs>/runs/``).
+
+    ``profile``/``replay`` default to the command line's; ``notebook_dir`` (default ``book/``) receives the executed
+    notebook; ``outputs`` (default the output folder) receives the claims and records.
+    """
+    profile = args.profile if profile is None else profile
+    replay = args.replay if replay is None else replay
+    outputs = Path(outputs) if outputs else output_dir()
+    params = {"profile": profile, "seed": args.seed, "device": args.device, "replay": replay, "overrides": overrides}
+    cmd = [sys.executable, "-m", "mfat.site.runner", "_execute", str(source), json.dumps(params), str(args.timeout),
+           str(notebook_dir or "")]
     start = time.perf_counter()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MFAT_QUIET": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MFAT_QUIET": "1", "MFAT_OUTPUT_DIR": str(outputs)}
     proc = subprocess.Popen(cmd, env=env)
     try:
         _, status, usage = os.wait4(proc.pid, 0)
@@ -130,12 +176,16 @@ def _run_one(source: Path, args, overrides: dict) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     device = device_name(resolve_device(args.device))
-    record = {"chapter": source.stem, "profile": args.profile, "replay": args.replay, "overrides": overrides,
+    record = {"chapter": source.stem, "profile": profile, "replay": replay, "overrides": overrides,
               "seed": args.seed, "device": device, "status": "ok" if proc.returncode == 0 else "failed",
               "wall_time_s": round(wall, 1), "peak_memory_mb": round(usage.ru_maxrss / 1024, 1),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_versions()}
-    atomic_write_json(output_dir() / "runs" / f"{source.stem}.json", record)
+    atomic_write_json(outputs / "runs" / f"{source.stem}.json", record)
     return record
+
+
+def _report(rec: dict) -> None:
+    print(f"   {rec['status']}: {rec['wall_time_s']} s, peak {rec['peak_memory_mb']} MB, {rec['device']}", flush=True)
 
 
 def _cmd_run(args) -> int:
@@ -151,7 +201,7 @@ def _cmd_run(args) -> int:
     for source in sources:
         print(f"== {source.stem} [{args.profile}{', replay' if args.replay else ''}]", flush=True)
         rec = _run_one(source, args, overrides)
-        print(f"   {rec['status']}: {rec['wall_time_s']} s, peak {rec['peak_memory_mb']} MB, {rec['device']}", flush=True)
+        _report(rec)
         if rec["status"] != "ok":
             failed.append(source.stem)
             if not args.keep_going:
@@ -162,12 +212,71 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def committed_tiers(stem: str) -> list[str]:
+    """The stored tiers (cpu, full) that hold committed results of chapter ``stem`` (its page name or stem)."""
+    from mfat.chapter import results
+    from mfat.chapter.settings import stem as chapter_stem
+    from mfat.paths import results_dir
+
+    return [t for t in results.STORED_TIERS if any((results_dir(t) / chapter_stem(stem)).glob("*.json"))]
+
+
+def best_tier(stem: str) -> str | None:
+    """The strongest committed evidence of a chapter: ``full``, else ``cpu``, else None."""
+    tiers = committed_tiers(stem)
+    return "full" if "full" in tiers else tiers[0] if tiers else None
+
+
+def _cmd_edition(args) -> int:
+    """Every chapter from its best committed tier, replayed (every claim asserted again), then the site."""
+    sources = select(args.only)
+    plan = [(source, best_tier(source.stem)) for source in sources]
+    missing = [s.stem for s, tier in plan if tier is None]
+    if missing and not args.allow_quick:
+        raise SystemExit(f"error: no committed cpu or full results for {', '.join(missing)}: run "
+                         f"'python -m mfat run --profile cpu --only CHAPTER' and commit results/, or pass "
+                         f"--allow-quick to render those chapters at the quick tier (the page says so)")
+    failed = []
+    for source, tier in plan:
+        profile, replay = (tier, True) if tier else ("quick", False)
+        print(f"== {source.stem} [{profile}{', replay' if replay else ''}]", flush=True)
+        rec = _run_one(source, args, {}, profile=profile, replay=replay)
+        _report(rec)
+        if rec["status"] != "ok":
+            failed.append(source.stem)
+    if failed:
+        print(f"error: chapter(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return _cmd_build(args) if args.build else 0
+
+
+def _cmd_replay(args) -> int:
+    """Replay every committed tier of every chapter (claims asserted again), away from the book's pages."""
+    failed, ran = [], 0
+    for source in select(args.only):
+        for tier in committed_tiers(source.stem):
+            print(f"== {source.stem} [{tier}, replay]", flush=True)
+            folder = output_dir() / "replay" / tier
+            rec = _run_one(source, args, {}, profile=tier, replay=True, notebook_dir=folder / "notebooks",
+                           outputs=folder)
+            _report(rec)
+            ran += 1
+            if rec["status"] != "ok":
+                failed.append(f"{source.stem} ({tier})")
+    if failed:
+        print(f"error: the committed results no longer reproduce their claims with this code: {', '.join(failed)}; "
+              f"see the failing cell above (fix the code, or rerun that tier and commit its results)", file=sys.stderr)
+        return 1
+    print(f"replay: {ran} committed chapter tier(s) reproduce their claims")
+    return 0
+
+
 def _cmd_execute(args) -> int:
     """Internal: execute one chapter (run by ``_run_one`` in a child process)."""
     import papermill as pm
 
     try:
-        execute_chapter(Path(args.source), json.loads(args.params), int(args.timeout))
+        execute_chapter(Path(args.source), json.loads(args.params), int(args.timeout), args.notebook_dir or None)
     except pm.PapermillExecutionError as exc:
         print(f"error: {Path(args.source).stem}: cell {exc.exec_count} raised {exc.ename}: {exc.evalue}",
               file=sys.stderr)
@@ -209,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one setting (with --only)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    run.add_argument("--replay", action="store_true", help="full profile: render stored results, compute nothing")
+    run.add_argument("--replay", action="store_true", help="cpu or full tier: render the stored results, compute nothing")
     run.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
     run.add_argument("--keep-going", action="store_true", help="run the remaining chapters after a failure")
     run.set_defaults(func=_cmd_run)
@@ -217,14 +326,32 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("source")
     ex.add_argument("params")
     ex.add_argument("timeout")
+    ex.add_argument("notebook_dir", nargs="?", default="")
     ex.set_defaults(func=_cmd_execute)
     build = sub.add_parser("build", help="render the executed notebooks with jupyter-book")
     build.add_argument("--no-strict", dest="strict", action="store_false", help="do not treat warnings as errors")
     build.add_argument("--all", action="store_true", help="rebuild every page")
     build.set_defaults(func=_cmd_build)
+    edition = sub.add_parser("edition", help="every chapter from its best committed tier (full, else cpu), "
+                             "replayed with every claim asserted, then the site")
+    edition.add_argument("--only", nargs="+", help="chapter names or prefixes")
+    edition.add_argument("--allow-quick", action="store_true",
+                         help="render chapters without committed results at the quick tier instead of failing")
+    edition.add_argument("--no-build", dest="build", action="store_false", help="execute only; no site build")
+    edition.add_argument("--no-strict", dest="strict", action="store_false", help="do not treat warnings as errors")
+    edition.add_argument("--all", action="store_true", help="rebuild every page")
+    replay = sub.add_parser("replay", help="replay every committed tier of every chapter (a check: nothing of the "
+                            "book's pages changes)")
+    replay.add_argument("--only", nargs="+", help="chapter names or prefixes")
+    for p in (edition, replay):
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", default="cpu", help="replays need no accelerator")
+        p.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
+    edition.set_defaults(func=_cmd_edition)
+    replay.set_defaults(func=_cmd_replay)
     sub.add_parser("list", help="list the chapters").set_defaults(func=_cmd_list)
     args = parser.parse_args(argv)
-    if args.command == "run" and args.seed < 0:
+    if getattr(args, "seed", 0) < 0:
         parser.error(f"parameter 'seed' = {args.seed} is out of range: allowed an integer >= 0")
     return args.func(args)
 

@@ -54,3 +54,46 @@ def test_execute_injects_parameters_and_hides_them(tmp_path):
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "profile full {'N': '7'}" in printed
     assert json.loads(json.dumps(nb.metadata["jupytext"]))["formats"] == "ipynb,py:percent"
+
+
+def test_the_evidence_note_names_tier_hardware_and_date():
+    quick = runner.evidence_note({"tier": "quick", "replay": False, "device": "cpu: X", "stored": []})
+    assert "**quick** tier" in quick and "cpu: X" in quick
+    stored = runner.evidence_note({"tier": "cpu", "replay": True, "device": "cpu: Y", "stored": [
+        {"tag": "grid", "date": "2026-12-04T10:00:00+00:00", "device": "cpu: Z (2 cores)", "commit": "abcdef123456"}]})
+    assert "**cpu** tier" in stored and "2026-12-04" in stored and "cpu: Z (2 cores)" in stored
+    assert "abcdef1234" in stored and "replayed" in stored
+
+
+def test_execute_opens_the_page_with_the_evidence_note(tmp_path, tmp_outputs):
+    source = tmp_path / "99_tiny.py"
+    source.write_text(TINY + '''
+# %%
+import json, os, pathlib
+folder = pathlib.Path(os.environ["MFAT_OUTPUT_DIR"]) / "pages"
+folder.mkdir(parents=True, exist_ok=True)
+(folder / "99_tiny.json").write_text(json.dumps({"tier": "quick", "replay": False, "device": "cpu: T", "stored": []}))
+''')
+    nb_dir = tmp_path / "notebooks"
+    path = runner.execute_chapter(source, {"profile": "quick"}, timeout=120, notebook_dir=nb_dir)
+    nb = nbformat.read(path, as_version=4)
+    assert path.parent == nb_dir and "evidence-note" in nb.cells[1].metadata["tags"]
+    assert "**quick** tier" in nb.cells[1].source and "cpu: T" in nb.cells[1].source
+
+
+def test_best_tier_prefers_full_then_cpu(tmp_outputs):
+    from mfat.paths import results_dir
+
+    assert runner.best_tier("02_adversarial_loss") is None
+    (results_dir("cpu") / "adversarial_loss").mkdir(parents=True)
+    (results_dir("cpu") / "adversarial_loss" / "x-0.json").write_text("{}")
+    assert runner.best_tier("02_adversarial_loss") == "cpu"
+    (results_dir("full") / "adversarial_loss").mkdir(parents=True)
+    (results_dir("full") / "adversarial_loss" / "x-0.json").write_text("{}")
+    assert runner.best_tier("02_adversarial_loss") == "full"
+    assert runner.committed_tiers("adversarial_loss") == ["cpu", "full"]
+
+
+def test_the_edition_refuses_chapters_without_committed_results(tmp_outputs):
+    with pytest.raises(SystemExit, match="no committed cpu or full results for 00_model.*--allow-quick"):
+        runner.main(["edition", "--only", "00", "--no-build"])
