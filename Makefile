@@ -10,14 +10,15 @@ PROFILE  ?= quick
 ONLY     ?=
 RUNFLAGS ?=
 EDITIONFLAGS ?=
+EXECUTOR ?=
 PYTEST_ARGS ?=
 
 .PHONY: book test site-test chromium venv data chapters site bench clean edition replay
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-cluster.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-cluster.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -27,7 +28,7 @@ data: venv
 	$(PY) -m mfat.data fetch
 
 chapters: venv data
-	$(PY) -m mfat run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(RUNFLAGS)
+	$(PY) -m mfat run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(EXECUTOR),--executor $(EXECUTOR)) $(RUNFLAGS)
 
 site: venv
 	$(PY) -m mfat build

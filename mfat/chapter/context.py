@@ -23,6 +23,7 @@ from mfat.chapter import plotting
 from mfat.chapter import settings as profiles
 from mfat.chapter import results
 from mfat.chapter.claims import Scorecard
+from mfat.chapter.executors import executor_from_env
 from mfat.paths import output_dir
 from mfat.runtime import device_name
 from mfat.runtime import make_generator, resolve_device
@@ -60,6 +61,17 @@ class Chapter:
         """``compute()`` under this chapter's settings (quick: recomputed; cpu, full: the result store)."""
         out, meta = results.cached(profiles.stem(self.name), tag, settings or self.settings, compute,
                                    tier=self.profile, replay=self.replay, device=self.card.device, schema=schema)
+        self.notes[tag] = meta
+        return out
+
+    def cached_units(self, tag: str, units: list, compute_unit, combine, settings=None, schema: int = 1,
+                     gpus: float = 0.0):
+        """A measurement made of units (a width, a chunk of cells, a sweep point), each stored as it finishes and
+        computed by the executor of ``MFAT_EXECUTOR`` (serial, or ray with ``gpus`` per unit)."""
+        out, meta = results.cached_units(profiles.stem(self.name), tag, settings or self.settings, units,
+                                         compute_unit, combine, tier=self.profile, replay=self.replay,
+                                         device=self.card.device, schema=schema, gpus=gpus,
+                                         executor=executor_from_env())
         self.notes[tag] = meta
         return out
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from mfat.atomic import atomic_write_bytes, atomic_write_json
+from mfat.chapter.executors import serial
 from mfat.chapter.settings import PROFILES
 from mfat.paths import repo_root, results_dir
 from mfat.validation import check_choice, check_int
@@ -322,21 +323,16 @@ def unit_key(unit) -> str:
     return hashlib.sha256(json.dumps(unit, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def serial(compute_unit: Callable, units: list):
-    """The default executor: compute the units one after another in this process, yielding (index, result)."""
-    for i, unit in enumerate(units):
-        yield i, compute_unit(unit)
-
-
 def cached_units(chapter: str, tag: str, settings, units: list, compute_unit: Callable[[object], object],
                  combine: Callable[[list], object], *, tier: str, replay: bool = False, device: str = "cpu",
-                 schema: int = 1, executor: Callable = serial) -> tuple[object, dict]:
+                 schema: int = 1, gpus: float = 0.0, executor: Callable = serial) -> tuple[object, dict]:
     """Like :func:`cached` for a measurement made of independent units.
 
     ``units``: JSON-able descriptors; ``compute_unit(unit)`` -> the unit's result (its randomness seeded from the
     unit alone); ``combine(results)`` -> the measurement's result from the unit results in the order of ``units``.
-    ``executor(compute_unit, pending)`` yields ``(index into pending, result)`` as units finish, in any order
-    (default :func:`serial`); each is stored at once, so a rerun after a crash resumes from the store.
+    ``executor(compute_unit, pending, gpus=gpus)`` yields ``(index into pending, result)`` as units finish, in any
+    order (default :func:`mfat.chapter.executors.serial`; ``gpus``: what each unit declares it needs); each is
+    stored at once, so a rerun after a crash resumes from the store.
     """
     tier = check_choice("tier", tier, TIERS)
     if not isinstance(units, list) or not units:
@@ -348,7 +344,7 @@ def cached_units(chapter: str, tag: str, settings, units: list, compute_unit: Ca
         if replay:
             raise MissingResult(f"no stored {tier}-tier result for '{chapter}/{tag}': the quick tier is never stored")
         start = time.perf_counter()
-        done = dict(executor(compute_unit, units))
+        done = dict(executor(compute_unit, units, gpus=gpus))
         meta = {"chapter": chapter, "tag": tag, "schema": schema, "settings": _plain(settings), "units": len(units),
                 **provenance(tier, device, time.perf_counter() - start)}
         return combine([done[i] for i in range(len(units))]), meta
@@ -361,7 +357,7 @@ def cached_units(chapter: str, tag: str, settings, units: list, compute_unit: Ca
                 done[i] = load(folder / f"{k}.npz")[0]
             else:
                 pending.append(i)
-        for j, out in executor(compute_unit, [units[i] for i in pending]):
+        for j, out in executor(compute_unit, [units[i] for i in pending], gpus=gpus):
             i = pending[j]
             save(folder / f"{keys[i]}.npz", out, {"chapter": chapter, "tag": tag, "unit": units[i],
                                                   "settings": _plain(settings), **provenance(tier, device, 0.0)})

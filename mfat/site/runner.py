@@ -167,6 +167,8 @@ def _run_one(source: Path, args, overrides: dict, *, profile: str | None = None,
            str(notebook_dir or "")]
     start = time.perf_counter()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MFAT_QUIET": "1", "MFAT_OUTPUT_DIR": str(outputs)}
+    if getattr(args, "executor", None):
+        env["MFAT_EXECUTOR"] = args.executor
     proc = subprocess.Popen(cmd, env=env)
     try:
         _, status, usage = os.wait4(proc.pid, 0)
@@ -321,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--replay", action="store_true", help="cpu or full tier: render the stored results, compute nothing")
     run.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
     run.add_argument("--keep-going", action="store_true", help="run the remaining chapters after a failure")
+    run.add_argument("--executor", choices=["serial", "ray"], default=None,
+                     help="who computes the units of long measurements: serial (in process, the default) or ray "
+                          "(Ray tasks: a local machine, RAY_ADDRESS's cluster; pip install -r requirements-cluster.txt)")
     run.set_defaults(func=_cmd_run)
     ex = sub.add_parser("_execute")
     ex.add_argument("source")
