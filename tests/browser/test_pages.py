@@ -110,6 +110,17 @@ def test_internal_links_resolve(visited, rel):
     assert missing == [], f"broken internal links on {rel}: {missing[:10]}"
 
 
+@pytest.mark.parametrize("rel", [p for p in PAGES if Path(p).stem[:2].isdigit()])
+def test_a_chapter_says_where_its_numbers_come_from_and_offers_its_source(visited, rel):
+    facts = visited[rel]
+    assert re.search(r"The numbers on this page (come from|were computed while the book was built, at) the \w+ tier",
+                     facts["text"]), f"{rel} does not open with the evidence note"
+    stem = Path(rel).stem
+    assert any(h and h.endswith(f"_sources/book/{stem}.py") for h in facts["links"]), f"no .py download on {rel}"
+    assert (HTML / "_sources" / "book" / f"{stem}.py").read_text().startswith("# ---")
+    assert not any(h and ("mybinder" in h or "colab.research" in h) for h in facts["links"]), f"launch button on {rel}"
+
+
 def test_every_chapter_is_in_the_site():
     chapters = sorted(p.stem for p in (HTML.parent.parent / "book").glob("[0-9][0-9]_*.py"))
     in_toc = sorted(Path(p).stem for p in PAGES if Path(p).stem[:2].isdigit())
