@@ -1,16 +1,23 @@
 """mfat: the engine behind the book "Adversarial training from a mean-field perspective".
 
-Small modules with one job each (see ``design.md``):
+The pipeline theorem -> closed form -> experiment -> chapter, one folder per layer; each imports only the
+layers listed before it (``tests/test_layers.py``):
 
-- :mod:`mfat.model.networks`   Definition 3.1 networks (vanilla / residual, ReLU-like)
-- :mod:`mfat.theory`     closed forms (float64, pure functions)
-- :mod:`mfat.model.linearize`  the exact decomposition f(x) = J(x) x + a(x)
-- :mod:`mfat.data`       MNIST / Fashion-MNIST fetch, verify, read; synthetic inputs
-- :mod:`mfat.chapter.settings`   typed quick / full settings of every chapter
-- :mod:`mfat.chapter.claims`     claims (prediction, measurement, tolerance) for the scorecard
-- :mod:`mfat.stats`      tolerances derived from sample sizes
-- :mod:`mfat.chapter.results`    result cache keyed on settings and the mfat version
-- :mod:`mfat.chapter.plotting`   one theme: theory as lines, experiment as markers or bands
+- foundation (this folder): :mod:`mfat.validation` (errors that name the parameter), :mod:`mfat.paths`,
+  :mod:`mfat.atomic` (atomic writes), :mod:`mfat.data` (checksummed MNIST / Fashion-MNIST),
+  :mod:`mfat.stats` (tolerances from sample sizes), :mod:`mfat.runtime` (generators, devices, ``timed``)
+- :mod:`mfat.theory`       closed forms, float64, no torch: ``meanfield`` and one module per chapter stem
+- :mod:`mfat.model`        Definition 3.1 networks: the layer rule, f(x) = J(x) x + a(x), norms, attacks,
+                           objectives, training, the batched grid, the Fisher-Rao norm
+- :mod:`mfat.laws`         exact finite-width samplers of J(x) and a(x)
+- :mod:`mfat.companions`   the two-layer (chapter 6) and homogeneous (chapter 7) models
+- :mod:`mfat.experiments`  one module per chapter stem: measurements and analyses
+- :mod:`mfat.chapter`      what a page calls: context, settings (tiers), claims, the result store, executors,
+                           plotting, figures
+- :mod:`mfat.site`         build time: the runner (``python -m mfat``), generated pages, Sphinx extension, assets
+
+Chapter stems: model, random_linear_map, adversarial_loss, weight_variance, trainability, capacity,
+perturbation_learning, implicit_bias (pages ``book/00_...`` to ``book/07_...``).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
