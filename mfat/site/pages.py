@@ -32,19 +32,42 @@ def _chapter_title(stem: str) -> str:
     return stem.split("_", 1)[1].replace("_", " ").capitalize() if "_" in stem else stem
 
 
+KIND_LABEL = {"confirms": "confirms the theory", "deviation": "measures a deviation", "machinery": "checks the machinery"}
+
+
+def scorecard_summary(claims: list[dict]) -> list[dict]:
+    """One row per chapter: its theorem, tier, and how many claims confirm the theory, measure a deviation from
+    it, or check the machinery (claims without a kind count as confirmations)."""
+    rows = []
+    for ch in sorted({c["chapter"] for c in claims}):
+        mine = [c for c in claims if c["chapter"] == ch]
+        kinds = [c.get("kind", "confirms") for c in mine]
+        rows.append({"chapter": f"[{_chapter_title(ch)}]({ch}.ipynb)", "theorem": mine[0]["theorem"],
+                     "tier": ", ".join(sorted({c["profile"] for c in mine})), "claims": len(mine),
+                     "confirmed": kinds.count("confirms"), "deviations measured": kinds.count("deviation"),
+                     "machinery": kinds.count("machinery"),
+                     "held": "✓ all" if all(c["passed"] for c in mine) else f"✗ {sum(not c['passed'] for c in mine)} failed"})
+    return rows
+
+
 def scorecard_markdown(claims: list[dict]) -> str:
     n_pass = sum(c["passed"] for c in claims)
     text = ["# Scorecard\n",
-            "Every claim that a chapter asserts: the prediction of the theory, the measurement, the tolerance "
-            "(derived from the sample size where it is statistical) and whether it held, with the profile that "
-            "produced it. A failed claim stops the chapter, and the book build with it.\n",
-            f"**{n_pass} of {len(claims)} claims passed.**\n"]
-    chapters = sorted({c["chapter"] for c in claims})
-    for ch in chapters:
-        rows = [dict(c, passed="pass" if c["passed"] else "FAIL") for c in claims if c["chapter"] == ch]
-        text.append(f"\n## {ch}: {_chapter_title(ch)}\n")
-        text.append(markdown_table(rows, ["claim", "theorem", "predicted", "measured", "tolerance", "passed",
-                                          "profile"]))
+            "Which of the papers' results hold, and at which scale? Each chapter asserts claims: a prediction of "
+            "the theory, a measurement, and a tolerance (derived from the sample size where it is statistical). "
+            "A claim either **confirms** the theory, **measures a deviation** from it (the size of the deviation "
+            "is what is asserted: it is a finding, not a confirmation), or **checks the machinery** the other "
+            "claims rely on (an estimator, a sampler, the training engine). A failed claim stops the chapter and "
+            "the build. The tier says at which scale the numbers were computed (see the introduction).\n",
+            f"**{n_pass} of {len(claims)} claims held.**\n",
+            markdown_table(scorecard_summary(claims), ["chapter", "theorem", "tier", "claims", "confirmed",
+                                                       "deviations measured", "machinery", "held"])]
+    for ch in sorted({c["chapter"] for c in claims}):
+        rows = [dict(c, passed="✓" if c["passed"] else "✗ FAIL", kind=KIND_LABEL[c.get("kind", "confirms")])
+                for c in claims if c["chapter"] == ch]
+        text.append(f"\n## {_chapter_title(ch)}\n\nClaims of [the chapter]({ch}.ipynb), in the order it makes them.\n")
+        text.append(markdown_table(rows, ["passed", "claim", "kind", "predicted", "measured", "tolerance",
+                                          "theorem", "profile"]))
     return "\n".join(text)
 
 

@@ -26,14 +26,26 @@ def test_claims_pass_fail_and_are_saved(tmp_outputs):
     with pytest.raises(SystemExit, match="2 claim"):
         pages.write_all(book_dir=tmp_outputs)
     text = (tmp_outputs / "scorecard.md").read_text()
-    assert "4 of 6 claims passed" in text and text.count("FAIL") == 2
+    assert "4 of 6 claims held" in text and text.count("✗ FAIL") == 2 and "✗ 2 failed" in text
 
 
 def test_scorecard_markdown_lists_every_claim():
-    claims = [dict(chapter="01_x", profile="quick", claim="a|b", theorem="T", predicted=1.0, measured=1.01,
-                   tolerance="t", passed=True, note="")]
+    claims = [dict(chapter="01_x_y", profile="cpu", claim="a|b", theorem="T", predicted=1.0, measured=1.01,
+                   tolerance="t", passed=True, note="", kind="deviation"),
+              dict(chapter="01_x_y", profile="cpu", claim="c", theorem="T", predicted=1.0, measured=1.0,
+                   tolerance="t", passed=True, note="")]  # a record written before claims had kinds
     md = pages.scorecard_markdown(claims)
-    assert "1 of 1 claims passed" in md and "a\\|b" in md and "## 01_x" in md
+    assert "2 of 2 claims held" in md and "a\\|b" in md and "## X y" in md
+    summary = pages.scorecard_summary(claims)[0]
+    assert summary["confirmed"] == 1 and summary["deviations measured"] == 1 and summary["tier"] == "cpu"
+    assert "measures a deviation" in md and "[the chapter](01_x_y.ipynb)" in md
+
+
+def test_a_claim_kind_is_validated_and_claims_return_nothing(tmp_outputs):
+    card = Scorecard("99_demo", "quick")
+    assert card.close("c", 1.0, 1.0, rtol=0.1, kind="machinery") is None
+    with pytest.raises(ValueError, match="'kind'"):
+        card.close("c", 1.0, 1.0, rtol=0.1, kind="proof")
 
 
 def test_tolerances_follow_the_sample_size():
