@@ -31,16 +31,16 @@ from mfat.runtime import make_generator, resolve_device
 __all__ = ["Chapter", "start", "glue"]
 
 
-def glue(name: str, value, display: bool = False):
-    """myst-nb ``glue`` (numbers in the prose come from code). Keys are case-insensitive in myst-nb."""
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:  # pragma: no cover - myst-nb is pinned in requirements.txt
-        return value
+def glue(name: str, value, display: bool = False) -> None:
+    """myst-nb ``glue`` (numbers in the prose come from code). Keys are case-insensitive in myst-nb.
+
+    Returns nothing, so that a cell ending with it shows no output on the page.
+    """
+    from myst_nb import glue as _glue
+
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()  # numpy / torch scalars: glue formats Python numbers only
     _glue(name, value, display=display)
-    return value
 
 
 @dataclass
