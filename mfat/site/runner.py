@@ -289,7 +289,12 @@ def _cmd_execute(args) -> int:
 def _cmd_build(args) -> int:
     from mfat.site import pages
     from mfat.site import assets as site_assets
+    from mfat.site.leaks import check_notebooks
 
+    leaks = check_notebooks(sorted(BOOK.glob("[0-9][0-9]_*.ipynb")))
+    if leaks:
+        raise SystemExit("error: Python reprs would show on the pages (end the cell with a statement, not an "
+                         "expression):\n  " + "\n  ".join(leaks))
     pages.write_all()
     site_assets.ensure_mathjax()
     site_assets.ensure_plotly()
