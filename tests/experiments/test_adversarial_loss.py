@@ -127,7 +127,7 @@ def test_flip_fraction_is_zero_at_the_input_and_counts_units():
 # ----------------------------------------------------------------------------- the small-eps identity (check 3)
 @pytest.mark.parametrize("residual", [False, True])
 def test_small_eps_identity_within_one_percent(residual):
-    """Inside one region the attack equals eps ||J(x)||_{p,q} (spec check 3 asks for 1%; it is exact)."""
+    """Inside one region the attack equals eps ||J(x)||_{p,q} (the chapter asks for 1%; it is exact)."""
     net = small_net(d=10, N=48, K=3, L=3, residual=residual, seed=10)
     x = gaussian_inputs(8, 10, seed=11)
     out = al.small_eps_identity(net, x, PAIRS, pgd_steps=20, pgd_restarts=1, generator=torch.Generator().manual_seed(1))
@@ -267,3 +267,260 @@ def test_chapter_settings_reject_p_3_with_a_clear_message():
         profiles.get("02_adversarial_loss", "quick", {"d_values": "8"})
     with pytest.raises(ValueError, match="'table_d'"):
         profiles.get("02_adversarial_loss", "quick", {"table_d": "784"})
+
+
+# ----------------------------------------------------------------------------- the chapter's grids and measurements
+def test_grids_of_the_chapter():
+    assert al.exponent_symbol(INF) == "∞" and al.exponent_symbol(2.0) == "2" and al.pair_label(INF, 1) == "(∞,1)"
+    assert al.threat_pairs((1.0, INF), (2.0,)) == [(1.0, 2.0), (INF, 2.0)]
+    with pytest.raises(ValueError, match="'p'"):
+        al.threat_pairs((3.0,), (2.0,))
+    assert al.diagonal_pairs(PAIRS) == [(1.0, 1.0), (2.0, 2.0), (INF, INF)]
+    assert al.diagonal_pairs([(INF, 1.0), (2.0, 1.0)]) == [(INF, 1.0)]
+    assert al.eps_sweep_pairs((INF, 1.0, 2.0), (2.0, 1.0)) == [(1.0, 1.0), (2.0, 2.0), (INF, 2.0)]
+    assert al.depth_networks((1.6, 2.0), (0.5,)) == [("vanilla", 1.6, False), ("vanilla", 2.0, False),
+                                                     ("residual", 0.5, True)]
+    d, K = al.beta_2inf_grid((8, 32), 10)
+    assert d.tolist() == [8, 32, 128, 512] and K == [1, 10, 100]
+    assert al.beta_2inf_grid((4,), 1)[1] == [1, 10]
+    assert al.law_widths((500, 250), (40000, 500)) == [250, 500, 40000]
+
+
+def test_beta_estimates_are_the_gaussian_monte_carlo_pair_by_pair():
+    """Oracle: the same Gaussian norms drawn pair after pair from one generator; K = 1 known mean c sqrt(d)."""
+    pairs = [(2.0, 2.0), (INF, 1.0)]
+    est = al.beta_estimates(9, 1, pairs, 300, generator=torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)
+    for pq in pairs:
+        v, exact = al.gaussian_norms(*pq, 9, 1, 300, generator=g)
+        assert est[pq] == (v.mean(), v.std(ddof=1) / math.sqrt(v.size), exact)
+    mean, se, exact = est[(INF, 1.0)]  # ||z^T||_{inf->1} = ||z||_1, mean c d: beta = c sqrt(d)
+    assert exact and abs(mean - bounds.C_ABS * 3.0) <= Z_DEFAULT * se
+
+
+def _tiny_settings(**changes):
+    base = dict(N=32, K=3, d_values="4, 6", n_networks=2, n_inputs=2, beta_samples=5, law_samples=4,
+                mf_N=40000, mf_K=3, mf_d_values="4, 6", mf_samples=4, sweep_N=32, sweep_inputs=2, K_values="1, 2",
+                K_d=4, depths="1, 2", depth_d=4, depth_K=2, widths="16, 32", width_K=3, width_d=4,
+                law_widths="64", ps="2, inf", qs="2")
+    return profiles.get("02_adversarial_loss", "quick", {**base, **changes})
+
+
+def test_fig3_measurement_is_a_sweep_then_beta_from_one_generator():
+    s = _tiny_settings()
+    res = al.fig3_measurement(s, generator=torch.Generator().manual_seed(4))
+    g = torch.Generator().manual_seed(4)
+    pairs = [(2.0, 2.0), (INF, 2.0)]
+    configs = [dict(d=d, N=32, K=3, L=s.L, sigma_w2=s.sigma_w2, sigma_b2=s.sigma_b2) for d in (4, 6)]
+    ref = al.sweep(configs, [s.eps], pairs, n_networks=2, n_inputs=2, generator=g, refine_steps=s.refine_steps,
+                   norm_restarts=s.norm_restarts)
+    assert np.array_equal(res["L_adv"], ref["L_adv"]) and res["L_adv"].shape == (2, 1, 2, 4)
+    assert res["beta"] == {d: al.beta_estimates(d, 3, pairs, 5, generator=g) for d in (4, 6)}
+
+
+def test_law_measurements_shapes():
+    s = _tiny_settings()
+    g = torch.Generator().manual_seed(5)
+    assert al.fig3_law_measurement(s, generator=g)["norm"].shape == (2, 2, 4)
+    paper = al.paper_law_measurement(s, generator=g)
+    assert paper["norm"].shape == (2, 2, 4) and set(paper["beta"]) == {4, 6}
+    width = al.width_measurement(s, generator=g)
+    assert width["norm"].shape == (2, 2, 4) and width["law"]["norm"].shape == (3, 2, 4)
+    depth = al.depth_measurement(s, generator=g)
+    assert set(depth) == {("vanilla", w) for w in s.depth_sigma_w2} | {("residual", w) for w in s.residual_sigma_w2} \
+        | {"beta"}
+    assert depth[("vanilla", 2.0)]["norm"].shape == (2, 1, 4)  # only the pair with p = q
+    ks = al.k_measurement(s, generator=g)
+    assert ks["norm"].shape == (2, 2, 4) and set(ks["beta"]) == {1, 2}
+    b = al.beta_2inf_measurement([4, 8], [1, 3], 6, generator=g)
+    assert set(b) == {(1, 4), (1, 8), (3, 4), (3, 8)} and b[(3, 8)].shape == (6,)
+    table = al.beta_table_measurement(_tiny_settings(table_K="2", table_d="5", table_samples=3), generator=g)
+    assert set(table) == {(2, 5, (2.0, 2.0)), (2, 5, (INF, 2.0))} and table[(2, 5, (2.0, 2.0))]["exact"]
+
+
+# ----------------------------------------------------------------------------- the analyses behind the claims
+def _identity(attack, norm, lower, upper, pgd, eps, flips, f_norm):
+    a = np.asarray
+    return {"attack": a(attack, float), "norm": a(norm, float), "lower": a(lower, float), "upper": a(upper, float),
+            "pgd": a(pgd, float), "eps": a(eps, float), "flips": a(flips, float), "f_norm": a(f_norm, float),
+            "exact": np.array([True, False])}
+
+
+def test_rounding_allowance_value():
+    assert al.rounding_allowance(3.0, 1.0) == pytest.approx(4e3 * 2.0**-52, rel=1e-15)
+    assert al.rounding_allowance(np.array([0.0, 1.0]), np.array([1.0, 0.5])).shape == (2,)
+
+
+def test_identity_summary_and_margins_known_answers():
+    ident = _identity(attack=[[1.0, 2.0], [3.0, 3.3]], norm=[[1.0, 2.2], [3.0, 3.0]], lower=[[1.0, 2.2], [2.0, 3.0]],
+                      upper=[[1.0, 2.2], [3.0, 3.0]], pgd=[[0.5, 2.0], [3.0, 2.0]], eps=[0.1, 0.2],
+                      flips=[[0.0, 0.0], [0.0, 0.25]], f_norm=[[0.0, 0.0], [0.0, 0.0]])
+    m = al.identity_margins(ident)
+    assert m["ratio_gap"] == pytest.approx([1 - 2.0 / 2.2, 0.1])
+    assert m["lower_ratio"] == pytest.approx([2.0 / 2.2, 1.1])
+    u = 1e3 * 2.0**-52
+    assert m["upper_excess"] == pytest.approx([-u, 0.1 - u])  # f_norm = 0: the allowance is 1e3 u
+    assert m["flips"] == 0.25 and m["pgd_excess"] == pytest.approx(-u)
+    assert m["pgd_shortfall"] == pytest.approx(1 - np.mean([0.5, 2.0 / 2.2, 1.0, 2.0 / 3.0]))
+    table = al.identity_summary(ident, [(1.0, 1.0), (INF, 1.0)])
+    assert list(table.index) == ["(1,1)", "(∞,1)"]
+    assert table.loc["(∞,1)", "||J||_{p,q} is"] == "bracketed"
+    assert table.loc["(1,1)", "attack / (eps ||J||)"] == pytest.approx(np.mean([1.0, 2.0 / 2.2]))
+    assert table.loc["(∞,1)", "units flipped"] == 0.25
+
+
+def test_eps_sweep_margins_known_answers():
+    """Two budgets, one pair (p = 2), two examples with l_2 radii 0.5 and 5: three of four points lie below."""
+    radius = np.array([[9.0, 9.0], [0.5, 5.0], [9.0, 9.0]])
+    L_adv = np.array([[[0.1, 0.1]], [[0.9, 1.0 + 1e-3]]])  # eps = 0.1, 1 with ||J|| = 1
+    flips = np.array([[[0.0, 0.0]], [[0.5, 0.0]]])
+    res = {"identity": {"radius": radius}, "eps_sweep": {"L_adv": L_adv, "flips": flips, "norm": np.ones((1, 2)),
+                                                         "f_norm": np.zeros((1, 2)), "pairs": np.array([[2.0, 2.0]])}}
+    out = al.eps_sweep_margins(res, [0.1, 1.0])
+    assert out["below"].tolist() == [[[True, True]], [[False, True]]] and out["n_below"] == 3
+    assert out["flips_below"] == 0.0
+    assert out["linear_gap_below"] == pytest.approx(1e-3 - 1e3 * 2.0**-52)
+    none = al.eps_sweep_margins(res, [10.0, 20.0])
+    assert none["n_below"] == 0 and math.isnan(none["flips_below"])
+    with pytest.raises(ValueError, match="eps_grid"):
+        al.eps_sweep_margins(res, [0.1])
+
+
+def test_beta_table_summary_and_tightest_entry():
+    d, K = 50, 3
+    pairs = [(2.0, 2.0), (1.0, 1.0)]
+    b22, b11 = bounds.beta(2, 2, d, K, "bound"), bounds.beta(1, 1, d, K, "bound")
+    table = {(K, d, (2.0, 2.0)): {"mean": b22 - 0.1, "se": 0.1, "exact": True},  # 1 s.e. below
+             (K, d, (1.0, 1.0)): {"mean": b11 - 0.01, "se": 0.1, "exact": False}}  # 0.1 s.e. below: tightest
+    pq, mean, bound, se = al.tightest_beta_entry(table, pairs, K, d)
+    assert pq == (1.0, 1.0) and mean == b11 - 0.01 and bound == b11 and se == 0.1
+    frame = al.beta_table_summary(table, pairs, [(K, d)])
+    assert frame.loc[("K=3, d=50", "(2,2)"), "closed-form upper bound"] == b22
+    assert frame.loc[("K=3, d=50", "(1,1)"), "Monte Carlo is"].startswith("estimate of a lower bound")
+
+
+def test_summaries_match_direct_statistics():
+    rng = np.random.default_rng(0)
+    norm = rng.normal(5, 1, size=(2, 3, 6))
+    res = {"norm": norm, "L_adv": np.stack([norm, 2 * norm], axis=1),  # (C, 2 budgets, P, S)
+           "network": np.repeat([0, 1, 2], 2)}
+    n, loss, law = al.norm_summary(res), al.loss_summary(res, budget=1), al.law_summary(res)
+    v = norm[1, 2]
+    assert n["mean"][1, 2] == v.mean() and n["sd"][1, 2] == v.std(ddof=1)
+    assert n["se"][1, 2] == al.clustered_se(v, res["network"])
+    assert loss["mean"][1, 2] == (2 * v).mean() and loss["se"].shape == (2, 3)
+    assert law["se"][1, 2] == v.std(ddof=1) / math.sqrt(6)
+    with pytest.raises(ValueError, match="budget"):
+        al.loss_summary(res, budget=2)
+    with pytest.raises(ValueError, match="network"):
+        al.norm_summary({"norm": norm})
+
+
+def test_beta_for_bound_and_finite_width_allowance():
+    entry = {(2.0, 2.0): (1.5, 0.01, True), (INF, 1.0): (9.0, 0.1, False)}
+    assert al.beta_for_bound(entry, (2.0, 2.0), 10, 3) == (1.5, 0.01, "expectation")
+    assert al.beta_for_bound(entry, (INF, 1.0), 10, 3) == (bounds.beta(INF, 1, 10, 3, "bound"), 0.0,
+                                                           "closed-form bound")
+    # the exact law at 1.2 beta (no spread, exact beta): the allowance is 1.2 where the floor is lower
+    law = {"norm": np.array([[[1.8, 1.8, 1.8]], [[1.5, 1.5, 1.5]]])}
+    beta = {10: {(2.0, 2.0): (1.5, 0.0, True)}, 20: {(2.0, 2.0): (1.5, 0.0, True)}}
+    out = al.finite_width_allowance(law, beta, [(2.0, 2.0)], [10, 20], 3, 1.0)
+    assert out[:, 0] == pytest.approx([1.2, 1.05])
+    assert al.finite_width_allowance(law, beta, [(2.0, 2.0)], [10, 20], 3, 1.0, floor=1.3)[0, 0] == 1.3
+
+
+def test_bound_and_slope_on_an_exact_power_law():
+    """Measured mean = 0.9 beta with beta = d^(1/2): ratio 0.9 everywhere, both slopes 1/2."""
+    d_values, pq = [4, 16, 64], (INF, INF)
+    beta = {d: {pq: (math.sqrt(d), 1e-3, True)} for d in d_values}
+    mean = np.array([[0.9 * math.sqrt(d)] for d in d_values])
+    summary = {"mean": mean, "se": 0.01 * mean}
+    allowance = np.array([[1.05], [1.0], [1.05]])  # the margin is smallest at d = 16
+    out = al.bound_and_slope(summary, beta, [pq], d_values, 3, 1.0, allowance, slope_allowance=0.01)
+    c = out["claims"][pq]
+    assert c["ratio"] == pytest.approx(0.9) and c["d"] == 16 and c["allowance"] == 1.0 and c["beta"] == "expectation"
+    assert c["slope_measured"] == pytest.approx(0.5) and c["slope_predicted"] == pytest.approx(0.5)
+    assert c["slope_tolerance"] > 0.01
+    assert out["bounds"]["ratio to bound"].to_numpy() == pytest.approx([0.9] * 3)
+    assert out["slopes"].loc["(∞,∞)", "asymptotic exponent"] == "+1/2"
+    ref = al.bound_and_slope(summary, beta, [pq], d_values, 3, 2.0, 1.05,
+                             reference={"mean": mean ** 2, "se": 0.01 * mean ** 2})
+    assert ref["claims"][pq]["slope_predicted"] == pytest.approx(1.0)
+    assert ref["claims"][pq]["ratio"] == pytest.approx(0.45)
+
+
+def test_beta_2inf_bracket_values():
+    v = np.array([1.0, 1.2, 1.1, 0.9])
+    (row,) = al.beta_2inf_bracket({(5, 16): v}, [5], 16)
+    assert row["mean"] == pytest.approx(1.05) and row["se"] == pytest.approx(v.std(ddof=1) / 2)
+    assert row["lower"] == pytest.approx(bounds.chi_mean(16) / 4)
+    assert row["upper"] == bounds.beta(2, INF, 16, 5, "bound")
+
+
+def test_depth_slopes_recover_half_log_omega():
+    """Norms exactly b omega^(L/2): the slope per layer is ln(omega)/2 with zero spread."""
+    depths = [1, 2, 4]
+    networks = [("vanilla", 2.5, False), ("residual", 0.5, True)]
+    depth = {}
+    for kind, w, residual in networks:
+        om = theory.omega(w, residual=residual)
+        norm = np.array([[[3.0 * om ** (L / 2)] * 4] for L in depths])  # (C, 1 pair, 4 samples)
+        depth[(kind, w)] = {"norm": norm, "network": np.array([0, 0, 1, 1])}
+    table = al.depth_slopes(depth, networks, [(2.0, 2.0)], depths)
+    assert table.loc[("(2,2)", "residual sigma_w^2=0.5"), "omega"] == pytest.approx(1.25)
+    assert table["measured slope"].to_numpy() == pytest.approx(0.5 * np.log(1.25) * np.ones(2))
+    assert (table["tolerance"] == 0).all()
+
+
+def test_k_slopes_and_their_order():
+    K_values = [1, 4, 16]
+    pairs = [(2.0, 1.0), (2.0, 2.0), (2.0, INF)]
+    exponents = [1.0, 0.5, 0.1]
+    norm = np.array([[[K ** b] * 4 for b in exponents] for K in K_values])
+    res = {"norm": norm, "network": np.array([0, 0, 1, 1]),
+           "beta": {K: {pq: (K ** b, 0.0, True) for pq, b in zip(pairs, exponents)} for K in K_values}}
+    table = al.k_slopes(res, pairs, K_values)
+    assert table["measured slope"].to_numpy() == pytest.approx(exponents)
+    assert table["predicted slope"].to_numpy() == pytest.approx(exponents)
+    order = al.slopes_by_q(table, pairs)
+    assert list(order) == [2.0] and order[2.0] == pytest.approx(exponents)
+    assert al.slopes_by_q(table.iloc[:1], pairs[:1]) == {}  # one q: no order to check
+
+
+def test_law_agreement_finds_the_worst_setting():
+    network = np.repeat([0, 1], 2)
+    explicit = {"norm": np.array([[[1.0, 1.2, 1.0, 1.2]], [[2.0, 2.4, 2.0, 2.4]]]), "network": network}
+    law = np.array([[[1.1, 1.1, 1.1, 1.1, 1.0, 1.2]], [[2.0, 2.0, 2.0, 2.0, 1.9, 2.1]]])
+    table, worst = al.law_agreement(explicit, law, [(1.0, 1.0)], ["d=4", "d=8"])
+    assert table["ratio"].to_numpy() == pytest.approx([1.0, 2.2 / 2.0])
+    assert worst["label"] == "d=8" and worst["pair"] == (1.0, 1.0)
+    assert worst["explicit"] == pytest.approx(2.2) and worst["law"] == pytest.approx(2.0)
+    se_e = al.clustered_se(explicit["norm"][1, 0], network)
+    assert worst["se"] == pytest.approx(math.hypot(se_e, law[1, 0].std(ddof=1) / math.sqrt(6)))
+
+
+def test_finite_width_excess_decline_and_law_value():
+    network = np.repeat([0, 1], 2)
+    pairs = [(2.0, 2.0), (1.0, 1.0)]
+    norm = np.array([[[1.2] * 4, [1.1] * 4], [[1.05] * 4, [1.02] * 4]])  # (widths, pairs, samples)
+    law = {"norm": np.array([[[1.2] * 3, [1.1] * 3], [[1.03] * 3, [1.04] * 3], [[1.01] * 3, [1.0] * 3]])}
+    res = {"norm": norm, "network": network, "law": law, "beta": {pq: (0.5, 0.0, True) for pq in pairs}}
+    ex = al.finite_width_excess(res, pairs, 2.0)  # beta omega^(L/2) = 1
+    assert ex["explicit"][(2.0, 2.0)][0] == pytest.approx([0.2, 0.05])
+    assert ex["law"][(1.0, 1.0)][0] == pytest.approx([0.1, 0.04, 0.0])
+    drop = al.excess_decline(ex["explicit"])
+    assert drop["pair"] == (2.0, 2.0) and drop["first"] == pytest.approx(0.2) and drop["last"] == pytest.approx(0.05)
+    at = al.law_excess_at(ex["law"], [250, 40000, 160000])
+    assert at["width"] == 40000 and at["index"] == 1 and at["pair"] == (1.0, 1.0)
+    assert at["excess"] == pytest.approx(0.04) and at["se"] == 0.0
+    assert al.law_excess_at(ex["law"], [250, 500, 1000])["width"] == 1000  # the paper's width not drawn
+
+
+def test_tightness_table_known_ratios():
+    pq = (2.0, 2.0)
+    res = {"L_adv": np.array([[[[0.1, 0.3]]], [[[0.2, 0.2]]]]), "norm": np.array([[[1.0, 1.0]], [[2.0, 4.0]]]),
+           "flips": np.array([[[[0.0, 0.0]]], [[[0.5, 0.0]]]]), "beta": {8: {pq: (2.0, 0.0, True)}}}
+    t = al.tightness_table(res, [pq], [4, 8], eps=0.1, K=3, gain=1.0)
+    assert t.loc["(2,2)", "L_adv / (eps ||J(x)||)"] == pytest.approx(np.mean([1.0, 0.5]))
+    assert t.loc["(2,2)", "L_adv / (eps beta omega^(L/2)), beta = MC"] == pytest.approx(1.0)
+    assert t.loc["(2,2)", "units flipped"] == 0.25 and t.loc["(2,2)", "MC is"] == "expectation"

@@ -1,4 +1,4 @@
-"""Settings of chapter 2, "Upper bounds on the adversarial loss" (Theorem 5.1, spec sections 4, 5, 9, 10)."""
+"""Settings of chapter 2, "Upper bounds on the adversarial loss" (Theorem 5.1)."""
 
 from __future__ import annotations
 
