@@ -17,7 +17,7 @@ from pathlib import Path
 from mfat.atomic import atomic_write_bytes
 from mfat.paths import repo_root
 
-__all__ = ["MATHJAX", "ensure_mathjax", "ensure_plotly"]
+__all__ = ["MATHJAX", "ensure_mathjax", "ensure_plotly", "ensure_css"]
 
 MATHJAX = {"spec": "mathjax@3.2.2", "file": "mathjax-3.2.2.tgz",
            "sha256": "1b9c0a1c44df864e915690558e72adb9cc5203360daefd385084ced3b6c64c09"}
@@ -64,4 +64,11 @@ def ensure_plotly(static_dir: Path | None = None) -> Path:
     target = (static_dir or repo_root() / "_assets") / "plotly.min.js"
     if not target.exists() or target.stat().st_size != source.stat().st_size:
         atomic_write_bytes(target, source.read_bytes())
+    return target
+
+
+def ensure_css(static_dir: Path | None = None) -> Path:
+    """Copy the book's style sheet (``mfat/site/book.css``) to ``_assets/book.css``."""
+    target = (static_dir or repo_root() / "_assets") / "book.css"
+    atomic_write_bytes(target, (Path(__file__).parent / "book.css").read_bytes())
     return target

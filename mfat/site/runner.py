@@ -298,6 +298,7 @@ def _cmd_build(args) -> int:
     pages.write_all()
     site_assets.ensure_mathjax()
     site_assets.ensure_plotly()
+    site_assets.ensure_css()
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(repo_root())]
     if args.strict:
         cmd += ["--warningiserror", "--keep-going"]
