@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 
 from mfat.chapter.settings import Settings, param, register
@@ -81,12 +82,18 @@ class AdversarialLossSettings(Settings):
                              f">= 4 (a spread is estimated)")
 
 
+_FULL = AdversarialLossSettings(N=40000, K=100, d_values=(4, 16, 64, 256, 1024), n_networks=10, n_inputs=10,
+                                refine_steps=5, norm_restarts=4, beta_samples=400, table_samples=200,
+                                id_N=1000, id_inputs=64, pgd_steps=200, pgd_restarts=4,
+                                eps_grid=(1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0),
+                                sweep_N=8000, sweep_inputs=32, depths=(1, 2, 4, 8, 16),
+                                K_values=(1, 4, 16, 64, 256), widths=(500, 2000, 8000, 32000),
+                                law_samples=400, mf_d_values=(4, 16, 64, 256, 1024), mf_samples=400)
+
 register("adversarial_loss",
          quick=AdversarialLossSettings(),
-         full=AdversarialLossSettings(N=40000, K=100, d_values=(4, 16, 64, 256, 1024), n_networks=10, n_inputs=10,
-                                      refine_steps=5, norm_restarts=4, beta_samples=400, table_samples=200,
-                                      id_N=1000, id_inputs=64, pgd_steps=200, pgd_restarts=4,
-                                      eps_grid=(1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0),
-                                      sweep_N=8000, sweep_inputs=32, depths=(1, 2, 4, 8, 16),
-                                      K_values=(1, 4, 16, 64, 256), widths=(500, 2000, 8000, 32000),
-                                      law_samples=400, mf_d_values=(4, 16, 64, 256, 1024), mf_samples=400))
+         # the paper's K = 100; explicit networks at N = 4000 (the exact law of J covers N = 40000), d up to 256
+         cpu=dataclasses.replace(_FULL, N=4000, d_values=(4, 16, 64, 256), n_networks=5, norm_restarts=2,
+                                 table_samples=100, id_inputs=32, pgd_steps=100, pgd_restarts=2, sweep_N=2000,
+                                 sweep_inputs=16, beta_samples=200, widths=(500, 2000, 8000)),
+         full=_FULL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from mfat.chapter.settings import Settings, param, register
@@ -57,7 +58,12 @@ class ImplicitBiasSettings(Settings):
             raise ValueError(f"parameter 'center' = {self.center!r} is out of range: allowed at least 2 coordinates")
 
 
+_FULL = ImplicitBiasSettings(seeds=10, steps_normalised=20000, steps_constant=200000, relu_m=100, relu_steps=10000,
+                             pgd_steps=10, syn_n=300, mnist_n=1000, relu_float64=True)
+
 register("implicit_bias",
          quick=ImplicitBiasSettings(),
-         full=ImplicitBiasSettings(seeds=10, steps_normalised=20000, steps_constant=200000, relu_m=100,
-                                   relu_steps=10000, pgd_steps=10, syn_n=300, mnist_n=1000, relu_float64=True))
+         # half the constant-step budget, smaller ReLU networks in float32, 300 MNIST images
+         cpu=dataclasses.replace(_FULL, steps_constant=100000, relu_m=64, relu_steps=2000, pgd_steps=5, mnist_n=300,
+                                 relu_float64=False),
+         full=_FULL)

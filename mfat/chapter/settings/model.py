@@ -21,6 +21,9 @@ class ModelSettings(Settings):
     v: float = param(0.0, doc="activation slope for z < 0 (0: ReLU)")
 
 
+_FULL = ModelSettings(N=1000, L=30, n_networks=100)
+
 register("model",
          quick=ModelSettings(),
-         full=ModelSettings(N=1000, L=30, n_networks=100))
+         cpu=_FULL,  # the paper's scale fits a 2-core CPU
+         full=_FULL)
