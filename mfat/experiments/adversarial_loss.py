@@ -25,7 +25,7 @@ from mfat.model import attacks
 from mfat.data import gaussian_inputs
 from mfat.model.linearize import activation_slopes, decompose
 from mfat.laws.jacobian import sample_jacobians
-from mfat.model.networks import NetworkSpec, ReLULikeNet
+from mfat.model.networks import NetworkSpec, ReLULikeNet, apply_layer, layer_tangent, phi_prime
 from mfat.model.norms import PAIRS, dual_exponent, operator_norm
 from mfat.stats import standard_error
 from mfat.theory import adversarial_loss as bounds
@@ -96,17 +96,13 @@ def region_radius(net: ReLULikeNet, x: torch.Tensor, p, *, chunk: int = 16) -> t
         G = net.P_in.expand(xb.shape[0], *net.P_in.shape)  # (b, N, d): d h / d x
         radius = torch.full((xb.shape[0],), math.inf, dtype=x.dtype, device=x.device)
         for layer in range(s.L):
-            W = net.W[layer]
-            z = h @ W.T + net.b[layer]
+            W, P = net.W[layer], net.P[layer] if s.residual else None
+            z, h_new = apply_layer(h, W, net.b[layer], s.u, s.v, P)
             Gz = W @ G  # (b, N, d)
             scale = torch.linalg.vector_norm(Gz, ord=ps, dim=-1)  # (b, N)
             r = (z.abs() / scale.clamp_min(torch.finfo(x.dtype).tiny)).amin(dim=-1)
             radius = torch.minimum(radius, r)
-            slope = torch.where(z >= 0, s.u, s.v).to(x.dtype)
-            h_new, G_new = slope * z, slope.unsqueeze(-1) * Gz
-            if s.residual:
-                h_new, G_new = h_new + h @ net.P[layer].T, G_new + net.P[layer] @ G
-            h, G = h_new, G_new
+            h, G = h_new, layer_tangent(G, W, phi_prime(z, s.u, s.v), P, WT=Gz)
         out.append(radius)
     return torch.cat(out)
 

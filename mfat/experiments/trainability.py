@@ -16,7 +16,7 @@ import torch
 from mfat.data import gaussian_inputs
 from mfat.model.grid import NetStack, train_grid
 from mfat.model.linearize import decompose
-from mfat.model.networks import ReLULikeNet
+from mfat.model.networks import ReLULikeNet, layer_tangent, phi_prime
 from mfat.runtime import make_generator, resolve_device
 from mfat.model.norms import operator_norm
 from mfat.model.training import L_adv_per_example, TrainConfig
@@ -58,9 +58,7 @@ def depth_gains(d: int, N: int, L_max: int, sigma_w2: float, *, residual: bool =
         T = net.P_in.clone()  # tangent M^(l) ... M^(1) P_in, (N, d)
         sq = float(T.pow(2).sum())
         for layer, (z, _) in enumerate(net.hidden(x)):
-            slope = torch.where(z[0] >= 0, u, v).to(torch.float64)
-            new = slope[:, None] * (net.W[layer] @ T)
-            T = net.P[layer] @ T + new if residual else new
+            T = layer_tangent(T, net.W[layer], phi_prime(z[0], u, v), net.P[layer] if residual else None)
             sq_new = float(T.pow(2).sum())
             factor[i, layer] = sq_new / sq if sq > 0 else np.nan
             sq = sq_new

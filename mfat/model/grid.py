@@ -32,7 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from mfat.model.attacks import threat_model
-from mfat.model.networks import ReLULikeNet, relu_like
+from mfat.model.networks import ReLULikeNet, apply_layer
 from mfat.model.training import TrainConfig
 from mfat.validation import check_int
 
@@ -99,7 +99,8 @@ class NetStack:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """f_g(x_g) for every cell: x (G, B, d) per-cell inputs, or (B, d) shared by all cells -> (G, B, K).
 
-        Definition 3.1 layer by layer; at layer l only the G_l cells deeper than l are updated.
+        Definition 3.1 layer by layer (:func:`mfat.model.networks.apply_layer`, one batched product per layer and
+        phi's single ReLU kernel when u = 1); at layer l only the G_l cells deeper than l are updated.
         """
         if x.shape[-1] != self.d or x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[0] != self.G):
             raise ValueError(f"parameter 'x' has shape {tuple(x.shape)}: allowed (B, {self.d}) or "
@@ -109,22 +110,13 @@ class NetStack:
         else:
             h = torch.bmm(x[self.order], self.P_in.transpose(1, 2))
         for layer, g in enumerate(self.active):
-            hl = h[:g]
-            z = torch.baddbmm(self.b[layer].unsqueeze(1), hl, self.W[layer].transpose(1, 2))
-            a = self._phi(z)
-            if self.residual:
-                a = torch.bmm(hl, self.P[layer].transpose(1, 2)) + a
+            _, a = apply_layer(h[:g], self.W[layer], self.b[layer], self.u, self.v,
+                               self.P[layer] if self.residual else None, fused=True)
             h = a if g == self.G else torch.cat([a, h[g:]], dim=0)
         out = torch.bmm(h, self.P_out.transpose(1, 2))
         return out[self.inverse]
 
     __call__ = forward
-
-    def _phi(self, z: torch.Tensor) -> torch.Tensor:
-        """phi of Definition 3.1 with one kernel when u = 1 (ReLU, leaky ReLU); values equal ``relu_like``."""
-        if self.u == 1.0:
-            return F.relu(z) if self.v == 0.0 else F.leaky_relu(z, self.v)
-        return relu_like(z, self.u, self.v)
 
     # -- summaries -------------------------------------------------------------------------------
     def sigma_w2_per_layer(self) -> list[np.ndarray]:

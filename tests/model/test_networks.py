@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfat.model.networks import ReLULikeNet, relu_like
+from mfat.model.networks import ReLULikeNet, phi
 from mfat.runtime import resolve_device
 
 
@@ -59,12 +59,12 @@ def test_same_seed_same_network_and_generator_is_used():
 
 @settings(max_examples=25, deadline=None)
 @given(z=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=20), u=st.floats(0.1, 2), v=st.floats(-1, 1))
-def test_relu_like_is_positively_homogeneous_piecewise_linear(z, u, v):
+def test_phi_is_positively_homogeneous_piecewise_linear(z, u, v):
     t = torch.tensor(z, dtype=torch.float64)
-    out = relu_like(t, u, v)
+    out = phi(t, u, v)
     expected = torch.where(t >= 0, u * t, v * t)
     assert torch.equal(out, expected)
-    assert torch.allclose(relu_like(2.5 * t, u, v), 2.5 * out)
+    assert torch.allclose(phi(2.5 * t, u, v), 2.5 * out)
 
 
 @pytest.mark.parametrize("residual", [False, True])
