@@ -141,27 +141,6 @@ def linearise(net: ReLULikeNet, x: torch.Tensor, pairs=PAIRS, *, norm_restarts: 
     return out
 
 
-def _refine(objective, x: torch.Tensor, eta: torch.Tensor, model, steps: int, step_size: float):
-    """Steepest-ascent steps from ``eta`` (projected; the best iterate kept): returns (eta (B, d), value (B,))."""
-    best_eta, best_val = None, None
-    for t in range(steps + 1):
-        with torch.enable_grad():
-            e = eta.detach().requires_grad_(t < steps)
-            value = objective(x + e)
-            g = torch.autograd.grad(value.sum(), e)[0] if t < steps else None
-        value = value.detach()
-        if best_val is None:
-            best_eta, best_val = eta.detach().clone(), value
-        else:
-            better = value > best_val
-            best_eta = torch.where(better.unsqueeze(1), eta.detach(), best_eta)
-            best_val = torch.where(better, value, best_val)
-        if g is not None:
-            g = torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
-            eta = model.project(model.step(eta.detach(), g, step_size))
-    return best_eta, best_val
-
-
 def _deviation(net: ReLULikeNet, q: float, fx: torch.Tensor):
     """x' -> ||f(x') - f(x)||_q per example: :func:`mfat.model.attacks.output_deviation` with f(x) (B, K) given."""
     def objective(x_adv: torch.Tensor) -> torch.Tensor:
@@ -197,18 +176,19 @@ def attack(net: ReLULikeNet, x: torch.Tensor, eps: float, p, q, *, direction: to
         with torch.no_grad():
             fx = net(x)
     objective = _deviation(net, q, fx.detach())
-    model = attacks.threat_model(p, eps)
     lin_val = rnd_val = None
     best_eta = best_val = None
     if direction is not None:
         if direction.shape != x.shape:
             raise ValueError(f"parameter 'direction' has shape {tuple(direction.shape)}: allowed {tuple(x.shape)}")
         step = eps if refine_step_size is None else check_real("refine_step_size", refine_step_size, min_value=0.0)
-        eta0 = model.project(eps * direction.to(dtype=x.dtype, device=x.device))  # project: absorbs rounding
-        best_eta, best_val = _refine(objective, x, eta0, model, refine_steps, step)
+        refine = attacks.Attack(eps, p, q, refine_steps, step_size=step, random_start=False)
+        eta0 = refine.ball.project(eps * direction.to(dtype=x.dtype, device=x.device))  # project: absorbs rounding
+        best_eta, best_val = attacks.pgd(objective, x, refine, start=eta0)
         lin_val = best_val
     if random_steps:
-        eta, val = attacks.pgd(objective, x, eps, p, steps=random_steps, restarts=restarts, generator=generator)
+        eta, val = attacks.pgd(objective, x, attacks.Attack(eps, p, q, random_steps, restarts=restarts),
+                               generator=generator)
         rnd_val = val
         if best_val is None:
             best_eta, best_val = eta, val

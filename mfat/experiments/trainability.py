@@ -19,7 +19,8 @@ from mfat.model.linearize import decompose
 from mfat.model.networks import ReLULikeNet, layer_tangent, phi_prime
 from mfat.runtime import make_generator, resolve_device
 from mfat.model.norms import operator_norm
-from mfat.model.training import L_adv_per_example, TrainConfig
+from mfat.model.objectives import L_adv_per_example
+from mfat.model.training import TrainConfig
 from mfat.validation import check_int, check_real
 
 __all__ = ["depth_gains", "cell_seed", "depth_width_grid", "agreement", "jacobian_gain", "initial_balance"]
@@ -194,7 +195,7 @@ def initial_balance(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wid
                 xb, yb = X[idx], y[idx]
                 params = list(net.parameters())
                 ce = torch.nn.functional.cross_entropy(net(xb), yb)
-                l_adv = L_adv_per_example(net, xb, config, generator=g).mean()
+                l_adv = L_adv_per_example(net, xb, config.attack, generator=g).mean()
                 adv = config.lam * l_adv
                 for key, loss in (("grad_ce", ce), ("grad_adv", adv)):
                     grads = torch.autograd.grad(loss, params)

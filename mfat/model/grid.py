@@ -16,10 +16,9 @@ Cells are stored in order of decreasing depth, so that the cells still active at
 :func:`train_grid` implements exactly the objective and attack of :func:`mfat.model.training.train` (same
 :class:`mfat.model.training.TrainConfig`): cell g of the grid, with generator ``generators[g]``, follows the same
 trajectory as ``train(nets[g], X, y, config, generator=generators[g])`` (same mini-batch permutations, same PGD
-random starts, same updates; tested to float64 round-off in ``tests/test_grid.py``). The per-cell PGD
-(:func:`pgd_stacked`) repeats the loop of :func:`mfat.model.attacks.pgd` (same step-and-project objects, step size,
-evaluations and best-iterate rule) because that function draws the random starts of a whole batch from one
-generator, while each cell here has its own.
+random starts, same updates; tested to float64 round-off in ``tests/model/test_grid.py``): the objective is the
+same function (:mod:`mfat.model.objectives`), and the attack is :func:`mfat.model.attacks.pgd` with one generator
+per cell.
 """
 
 from __future__ import annotations
@@ -29,14 +28,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
-from mfat.model.attacks import threat_model
 from mfat.model.networks import ReLULikeNet, apply_layer
-from mfat.model.training import TrainConfig
-from mfat.validation import check_int
+from mfat.model.objectives import StackOfNetworks, training_objective
+from mfat.model.training import TrainConfig, make_optimizer
 
-__all__ = ["NetStack", "pgd_stacked", "stacked_objective", "train_grid"]
+__all__ = ["NetStack", "stacked_objective", "train_grid"]
 
 
 class NetStack:
@@ -162,106 +159,19 @@ class NetStack:
         return nets
 
 
-# ------------------------------------------------------------------------------------------- attack
-def pgd_stacked(objective, x: torch.Tensor, eps: float, p, *, steps: int, generators: Sequence[torch.Generator],
-                step_size: float | None = None, restarts: int = 1) -> torch.Tensor:
-    """:func:`mfat.model.attacks.pgd` for G independent cells at once, each with its own generator.
-
-    objective: (G, B, d) -> (G, B), differentiable; x (G, B, d). Every cell draws its random start from
-    ``generators[g]`` with the same call as ``pgd`` makes for a (B, d) batch, then the same projected
-    steepest-ascent iterations (default step size 2.5 eps / steps); the best iterate over all steps and restarts
-    is kept per example. Returns eta (G, B, d), detached.
-    """
-    steps = check_int("steps", steps, min_value=0)
-    restarts = check_int("restarts", restarts, min_value=1)
-    if len(generators) != x.shape[0]:
-        raise ValueError(f"parameter 'generators' has {len(generators)} entries: allowed one per cell ({x.shape[0]})")
-    if step_size is None:
-        step_size = 2.5 * eps / max(steps, 1)
-    model = threat_model(p, eps)
-    x = x.detach()
-    G, B = x.shape[:2]
-    flat_shape = (G * B, *x.shape[2:])
-
-    def evaluate(eta, grad):
-        with torch.enable_grad():
-            eta = eta.detach().requires_grad_(grad)
-            value = objective(x + eta)
-            g = torch.autograd.grad(value.sum(), eta)[0] if grad else None
-        return value.detach(), g
-
-    best_eta = best_val = None
-    for _ in range(restarts):
-        eta = torch.stack([model.random_start(x.shape[1:], dtype=x.dtype, device=x.device, generator=gen)
-                           for gen in generators])
-        for t in range(steps + 1):
-            value, g = evaluate(eta, t < steps)
-            if best_val is None:
-                best_eta, best_val = eta.detach().clone(), value
-            else:
-                better = value > best_val
-                best_eta = torch.where(better.unsqueeze(-1), eta.detach(), best_eta)
-                best_val = torch.where(better, value, best_val)
-            if t < steps:  # the step objects work per example: flatten cells into the batch
-                eta = model.project(model.step(eta.detach().reshape(flat_shape), g.reshape(flat_shape),
-                                               step_size)).reshape(x.shape)
-    return best_eta
-
-
 # ---------------------------------------------------------------------------------------- objective
 def stacked_objective(stack: NetStack, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, *,
                       generators: Sequence[torch.Generator]) -> dict[str, torch.Tensor]:
     """:func:`mfat.model.training.batch_objective` for every cell: x (G, B, d), y (G, B).
 
     Returns ``loss`` (G,) (differentiable; ``loss.sum()`` has the per-cell gradients, since cells share no
-    parameters), ``ce`` (G,) and ``L_adv`` (G,) (detached; NaN when the objective does not compute it).
+    parameters), ``ce`` (G,) and ``L_adv`` (G,) (detached; NaN when the objective does not compute it). Cell g's
+    PGD starts are drawn from ``generators[g]`` (:func:`mfat.model.objectives.training_objective`).
     """
-    obj = config.objective
-    kw = {"steps": config.attack_steps, "restarts": config.attack_restarts, "generators": generators,
-          "step_size": config.attack_step_size}
-    nan = torch.full((stack.G,), float("nan"), dtype=x.dtype, device=x.device)
-
-    def ce_per_cell(logits):  # (G, B, K) -> (G,): mean over each cell's batch
-        return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
-
-    if obj == "madry":
-        eta = pgd_stacked(lambda xa: F.cross_entropy(stack(xa).transpose(1, 2), y, reduction="none"),
-                          x, config.eps, config.p, **kw)
-        loss = ce_per_cell(stack(x + eta))
-        with torch.no_grad():
-            ce = ce_per_cell(stack(x))
-        L_adv = nan
-    elif obj in ("adversarial", "adv_only"):
-        with torch.no_grad():
-            f0 = stack(x)
-        eta = pgd_stacked(lambda xa: torch.linalg.vector_norm(stack(xa) - f0, ord=config.q, dim=-1),
-                          x, config.eps, config.p, **kw)
-        fx = stack(x)
-        L_adv = torch.linalg.vector_norm(stack(x + eta) - fx, ord=config.q, dim=-1).mean(dim=1)
-        ce = ce_per_cell(fx)
-        loss = L_adv if obj == "adv_only" else ce + config.lam * L_adv
-        ce, L_adv = ce.detach(), L_adv.detach()
-    else:  # standard, l2
-        ce = ce_per_cell(stack(x))
-        loss = ce
-        ce = ce.detach()
-        L_adv = nan
-    if config.weight_decay > 0:
-        pen = torch.zeros(stack.G, dtype=x.dtype, device=x.device)
-        for layer, g in enumerate(stack.active):
-            pen = pen + F.pad(stack.W[layer].pow(2).sum(dim=(1, 2)), (0, stack.G - g))
-        loss = loss + 0.5 * config.weight_decay * pen[stack.inverse]
-    return {"loss": loss, "ce": ce, "L_adv": L_adv}
+    return training_objective(StackOfNetworks(stack, generators), x, y, config)
 
 
 # ------------------------------------------------------------------------------------------- the loop
-def _optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    """The optimiser of :func:`mfat.model.training.train`; all three act elementwise, so stacking is exact."""
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum if config.optimizer == "momentum" else 0.0)
-
-
 def _accuracies(stack: NetStack, X: torch.Tensor, y: torch.Tensor, chunk: int = 1024) -> np.ndarray:
     correct = torch.zeros(stack.G, dtype=torch.int64, device=X.device)
     with torch.no_grad():
@@ -342,7 +252,7 @@ def train_grid(nets: Sequence[ReLULikeNet] | NetStack, X: torch.Tensor, y: torch
         pos += B
         return idx
 
-    opt = _optimizer(stack.parameters(), config)
+    opt = make_optimizer(stack.parameters(), config)
     record = set(range(0, config.steps + 1, config.record_every)) | {config.steps}
     rows = []
     bar = None
