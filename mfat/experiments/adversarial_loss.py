@@ -459,11 +459,11 @@ def clustered_se(values, groups) -> float:
     g = np.asarray(groups).ravel()
     if v.size != g.size or v.size < 2:
         raise ValueError(f"parameter 'values' has {v.size} entries and 'groups' {g.size}: allowed equal sizes >= 2")
-    se = v.std(ddof=1) / math.sqrt(v.size)
+    se = standard_error(v)
     labels = np.unique(g)
     if labels.size >= 2:
         means = np.array([v[g == k].mean() for k in labels])
-        se = max(se, means.std(ddof=1) / math.sqrt(labels.size))
+        se = max(se, standard_error(means))
     return float(se)
 
 
