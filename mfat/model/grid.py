@@ -31,7 +31,7 @@ import torch
 
 from mfat.model.networks import ReLULikeNet, apply_layer
 from mfat.model.objectives import StackOfNetworks, training_objective
-from mfat.model.training import TrainConfig, make_optimizer
+from mfat.model.training import TrainConfig, mini_batches, update_loop
 
 __all__ = ["NetStack", "stacked_objective", "train_grid"]
 
@@ -191,12 +191,12 @@ def train_grid(nets: Sequence[ReLULikeNet] | NetStack, X: torch.Tensor, y: torch
     ``config.eval_size`` examples are used. The networks in ``nets`` are not modified (their values are copied
     into a :class:`NetStack`, which is returned trained).
 
-    Returns ``(stack, table)``; the table has one row per cell and recorded step (step 0, every
-    ``record_every`` steps, and the last): ``cell`` (index into ``nets``), ``L``, ``step``, ``t`` (= lr * step),
-    ``loss``, ``ce``, ``L_adv`` (batch means on the mini-batch the next update uses), ``clean_acc`` (on the
-    evaluation set), ``sigma_w2`` (mean over layers of ||W^(l)||_F^2 / N) and ``grad_norm`` (norm of the
-    gradient of the objective with respect to the cell's W^(1..L)) -- the columns of ``train`` with the same
-    meaning.
+    Returns ``(stack, table)``; the table has one row per cell and recorded step (``config.recorded_steps``: step
+    0, every ``record_every``-th, the first ``record_first``, the last): ``cell`` (index into ``nets``), ``L``,
+    ``step``, ``t`` (= lr * step), ``loss``, ``ce``, ``L_adv`` (batch means on the mini-batch the next update
+    uses), ``clean_acc`` (on the evaluation set), ``sigma_w2`` (mean over layers of ||W^(l)||_F^2 / N) and
+    ``grad_norm`` (norm of the gradient of the objective with respect to the cell's W^(1..L)) -- the columns of
+    ``train`` with the same meaning.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"parameter 'config' = {type(config).__name__} is out of range: allowed a TrainConfig")
@@ -227,57 +227,28 @@ def train_grid(nets: Sequence[ReLULikeNet] | NetStack, X: torch.Tensor, y: torch
         X_eval, y_eval = X, y
     X_eval = X_eval[:config.eval_size].to(device=device, dtype=stack.dtype)
     y_eval = y_eval[:config.eval_size].to(device=device, dtype=torch.int64)
-    if progress is None:
-        from mfat.runtime import interactive
-
-        progress = interactive()
-
     if config.robust_eval:
         raise ValueError("parameter 'config.robust_eval' = True is out of range for train_grid: allowed False "
                          "(use mfat.model.training.train for robust accuracy)")
     # train() first seeds its evaluation generator from ``generator``: make the same draw so the streams agree
     for gen in generators:
         torch.randint(0, 2**62, (1,), generator=gen, device=gen.device)
-    n, B = X.shape[0], config.batch_size
-    perms = [None] * stack.G
-    pos = n  # position in the current epoch (shared: all cells start an epoch on the same step)
+    # every cell draws its mini-batches from its own generator, as train does
+    batches = mini_batches(X.shape[0], config.batch_size, generators, device)
+    cells, rows = np.arange(stack.G), []
 
-    def next_batch() -> torch.Tensor:
-        nonlocal pos
-        if pos + B > n:  # a fresh permutation per epoch, drawn from each cell's generator (as train does)
-            for i, gen in enumerate(generators):
-                perms[i] = torch.randperm(n, generator=gen, device=gen.device).to(device)
-            pos = 0
-        idx = torch.stack([p[pos:pos + B] for p in perms])
-        pos += B
-        return idx
+    def objective() -> dict:
+        idx = torch.stack(next(batches))
+        return stacked_objective(stack, X[idx], y[idx], config, generators=generators)
 
-    opt = make_optimizer(stack.parameters(), config)
-    record = set(range(0, config.steps + 1, config.record_every)) | {config.steps}
-    rows = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    def record(step: int, out: dict) -> None:
+        rows.append(pd.DataFrame({
+            "cell": cells, "L": stack.depths, "step": step, "t": config.lr * step,
+            "loss": out["loss"].detach().double().cpu().numpy(), "ce": out["ce"].double().cpu().numpy(),
+            "L_adv": out["L_adv"].double().cpu().numpy(), "clean_acc": _accuracies(stack, X_eval, y_eval),
+            "sigma_w2": stack.sigma_w2(), "grad_norm": stack.grad_norms()}))
 
-        bar = tqdm(total=config.steps, desc=f"grid of {stack.G} ({config.objective})", leave=False)
-    cells = np.arange(stack.G)
-    for step in range(config.steps + 1):
-        idx = next_batch()
-        out = stacked_objective(stack, X[idx], y[idx], config, generators=generators)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].sum().backward()
-        if step in record:
-            rows.append(pd.DataFrame({
-                "cell": cells, "L": stack.depths, "step": step, "t": config.lr * step,
-                "loss": out["loss"].detach().double().cpu().numpy(), "ce": out["ce"].double().cpu().numpy(),
-                "L_adv": out["L_adv"].double().cpu().numpy(), "clean_acc": _accuracies(stack, X_eval, y_eval),
-                "sigma_w2": stack.sigma_w2(), "grad_norm": stack.grad_norms()}))
-        if step < config.steps:
-            opt.step()
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    opt.zero_grad(set_to_none=True)
+    update_loop(stack.parameters(), config, objective, record, progress=progress,
+                desc=f"grid of {stack.G} ({config.objective})")
     return stack, pd.concat(rows, ignore_index=True)
 

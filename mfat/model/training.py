@@ -30,7 +30,7 @@ per entry of ``metrics``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,7 +42,8 @@ from mfat.model.networks import ReLULikeNet
 from mfat.model.objectives import OneNetwork, ce_maximiser, training_objective
 from mfat.validation import check_choice, check_int, check_real, normalise_p
 
-__all__ = ["OBJECTIVES", "OPTIMIZERS", "TrainConfig", "train", "batch_objective", "make_optimizer"]
+__all__ = ["OBJECTIVES", "OPTIMIZERS", "TrainConfig", "train", "batch_objective", "make_optimizer", "mini_batches",
+           "update_loop"]
 
 OBJECTIVES = ("standard", "adversarial", "adv_only", "madry", "l2")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -122,6 +123,12 @@ class TrainConfig:
         return self._attack
 
     @property
+    def recorded_steps(self) -> set[int]:
+        """The steps that get a row: 0, every ``record_every``-th, each of the first ``record_first``, the last."""
+        return (set(range(0, self.steps + 1, self.record_every)) | {self.steps}
+                | set(range(min(self.record_first, self.steps) + 1)))
+
+    @property
     def uses_L_adv(self) -> bool:
         """Whether the objective computes L_adv (``"adversarial"`` and ``"adv_only"``)."""
         return self.objective in ("adversarial", "adv_only")
@@ -189,12 +196,50 @@ def _check_data(net: ReLULikeNet, X, y, name_x: str, name_y: str) -> tuple[torch
     return X.to(device=ref.device, dtype=ref.dtype), y.to(device=ref.device, dtype=torch.int64)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator, device):
-    """Endless mini-batch indices: a fresh random permutation per epoch (drawn with ``generator``)."""
+def mini_batches(n: int, batch_size: int, generators: Sequence[torch.Generator],
+                 device) -> Iterator[list[torch.Tensor]]:
+    """Endless mini-batch indices, one (batch_size,) tensor per generator: each epoch draws a fresh random
+    permutation of range(n) from every generator and cuts it into whole batches (a remainder is skipped)."""
     while True:
-        perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+        perms = [torch.randperm(n, generator=g, device=g.device).to(device) for g in generators]
         for i in range(0, n - batch_size + 1, batch_size):
-            yield perm[i:i + batch_size]
+            yield [perm[i:i + batch_size] for perm in perms]
+
+
+def update_loop(params: Sequence[torch.Tensor], config: TrainConfig, objective: Callable[[], dict],
+                record: Callable[[int, dict], None], *, progress: bool | None, desc: str) -> None:
+    """The loop of :func:`train` and :func:`mfat.model.grid.train_grid`, for step = 0 .. config.steps.
+
+    ``objective()`` evaluates the next mini-batch: a dict whose ``loss`` is a scalar, or one value per network of
+    a stack (their sum has every network's gradient). Its gradient is taken; at the steps of
+    :attr:`TrainConfig.recorded_steps`, ``record(step, out)`` sees it in ``.grad``; then one update of the
+    optimiser of :func:`make_optimizer` over ``params`` (none after the last step). ``progress``: a tqdm bar
+    labelled ``desc`` (default: :func:`mfat.runtime.interactive`).
+    """
+    if progress is None:
+        from mfat.runtime import interactive
+
+        progress = interactive()
+    opt = make_optimizer(params, config)
+    recorded = config.recorded_steps
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, desc=desc, leave=False)
+    for step in range(config.steps + 1):
+        out = objective()
+        opt.zero_grad(set_to_none=True)
+        out["loss"].sum().backward()
+        if step in recorded:
+            record(step, out)
+        if step < config.steps:
+            opt.step()
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    opt.zero_grad(set_to_none=True)
 
 
 def train(net: ReLULikeNet, X: torch.Tensor, y: torch.Tensor, config: TrainConfig, *,
@@ -236,41 +281,22 @@ def train(net: ReLULikeNet, X: torch.Tensor, y: torch.Tensor, config: TrainConfi
         if not isinstance(name, str) or not callable(fn) or name in reserved or name.startswith("sigma_w2_"):
             raise ValueError(f"parameter 'metrics' has entry {name!r}: allowed a new column name mapped to a "
                              "callable(net, X_batch, y_batch) -> float")
-    if progress is None:
-        from mfat.runtime import interactive
-
-        progress = interactive()
-
-    params = [*net.W, *net.b]
-    opt = make_optimizer(params, config)
     # evaluation draws (robust accuracy's PGD starts) come from their own generator, seeded from ``generator``,
     # so that recording does not change the training trajectory
     eval_generator = torch.Generator(device=generator.device)
     eval_generator.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device)))
-    batches = _batches(X.shape[0], config.batch_size, generator, device)
-    record = (set(range(0, config.steps + 1, config.record_every)) | {config.steps}
-              | set(range(min(config.record_first, config.steps) + 1)))
-    rows = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    batches = mini_batches(X.shape[0], config.batch_size, [generator], device)
+    batch, rows = {}, []
 
-        bar = tqdm(total=config.steps, desc=f"{config.objective} training", leave=False)
-    for step in range(config.steps + 1):
-        idx = next(batches)
-        xb, yb = X[idx], y[idx]
-        out = batch_objective(net, xb, yb, config, generator=generator)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        if step in record:
-            rows.append(_row(net, step, config, out, xb, yb, X_eval, y_eval, metrics, eval_generator))
-        if step < config.steps:
-            opt.step()
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    opt.zero_grad(set_to_none=True)
+    def objective() -> dict:
+        (idx,) = next(batches)
+        batch["x"], batch["y"] = X[idx], y[idx]
+        return batch_objective(net, batch["x"], batch["y"], config, generator=generator)
+
+    def record(step: int, out: dict) -> None:
+        rows.append(_row(net, step, config, out, batch["x"], batch["y"], X_eval, y_eval, metrics, eval_generator))
+
+    update_loop([*net.W, *net.b], config, objective, record, progress=progress, desc=f"{config.objective} training")
     return pd.DataFrame(rows)
 
 

@@ -93,8 +93,8 @@ CONFIGS = [
     TrainConfig(objective="standard", lr=0.1, steps=7, batch_size=40, record_every=2, eval_size=50),
     TrainConfig(objective="adv_only", lr=0.05, steps=5, batch_size=16, attack_steps=2, p=2.0, q=2.0, eps=0.5,
                 weight_decay=0.01, optimizer="momentum", record_every=1, eval_size=50),
-    TrainConfig(objective="madry", lr=0.05, steps=4, batch_size=24, attack_steps=2, optimizer="adam",
-                record_every=2, eval_size=50),
+    TrainConfig(objective="madry", lr=0.05, steps=5, batch_size=24, attack_steps=2, optimizer="adam",
+                record_every=4, record_first=2, eval_size=50),
 ]
 
 
@@ -111,7 +111,7 @@ def test_grid_cell_matches_training_train(config, residual):
     for i, net in enumerate(nets):
         ref = train(net, X, y, config, generator=torch.Generator().manual_seed(40 + i), progress=False)
         mine = table[table.cell == i].reset_index(drop=True)
-        assert (mine.L == net.spec.L).all()
+        assert (mine.L == net.spec.L).all() and list(mine.step) == sorted(config.recorded_steps)
         for c in cols:
             np.testing.assert_allclose(mine[c].to_numpy(), ref[c].to_numpy(), rtol=1e-9, atol=1e-11, err_msg=c)
         for a, b in zip(trained[i].W, net.W):
