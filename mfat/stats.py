@@ -93,7 +93,7 @@ def batch_standard_error(samples, statistic, n_batches: int = 25) -> float:
     samples = np.asarray(samples)
     n_batches = check_int("n_batches", n_batches, min_value=2, max_value=len(samples))
     values = [statistic(b) for b in np.array_split(samples, n_batches)]
-    return float(np.std(values, ddof=1) / math.sqrt(n_batches))
+    return float(standard_error(values))
 
 
 def fisher_correlation_tolerance(r: float, n: int, z: float = Z_DEFAULT) -> float:

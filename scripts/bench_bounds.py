@@ -16,16 +16,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import time
 
 import numpy as np
 import pandas as pd
-import torch
 
 from mfat.chapter.benchmarks import write_table
-from mfat.runtime import device_name
 from mfat.experiments import adversarial_loss as al
-from mfat.runtime import make_generator, resolve_device
+from mfat.runtime import device_name, make_generator, resolve_device, timed
+from mfat.stats import standard_error
 from mfat.theory import adversarial_loss as bounds
 
 
@@ -48,14 +46,9 @@ def main(argv=None) -> int:
     rows = []
     for d in args.d:
         cfg = dict(d=d, N=args.N, K=args.K, L=args.L, sigma_w2=2.0, sigma_b2=0.01)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        res = al.sweep([cfg], [args.eps], al.PAIRS, n_networks=args.networks, n_inputs=args.inputs, generator=gen,
-                       device=dev, refine_steps=args.refine_steps)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
+        seconds, res = timed(lambda: al.sweep([cfg], [args.eps], al.PAIRS, n_networks=args.networks,
+                                              n_inputs=args.inputs, generator=gen, device=dev,
+                                              refine_steps=args.refine_steps), dev)
         for j, pq in enumerate(al.PAIRS):
             v = res["L_adv"][0, 0, j]
             betas, exact = al.gaussian_norms(*pq, d, args.K, args.beta_samples, generator=gen, device=dev)
@@ -66,7 +59,7 @@ def main(argv=None) -> int:
                          "beta_used": "expectation" if exact else "closed-form bound",
                          "ratio_to_bound": v.mean() / bound,
                          "ratio_se": math.hypot(al.clustered_se(v, res["network"]) / bound,
-                                                v.mean() / bound * betas.std(ddof=1) / math.sqrt(betas.size) / beta
+                                                v.mean() / bound * standard_error(betas) / beta
                                                 if exact else 0.0),
                          "L_adv_over_eps_J": float(np.mean(v / (args.eps * res["norm"][0, j]))),
                          "seconds": round(seconds, 2), "device": device_name(dev)})

@@ -13,28 +13,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
 
-from mfat.model import fisher_rao
 from mfat.chapter.benchmarks import write_table
-from mfat.runtime import device_name
 from mfat.data import gaussian_inputs
+from mfat.model import fisher_rao
 from mfat.model.networks import ReLULikeNet
-from mfat.runtime import make_generator, resolve_device
-
-
-def _timed(fn, device, repeats: int) -> tuple[float, float]:
-    value = fn()  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        value = fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats, float(value)
+from mfat.runtime import device_name, make_generator, resolve_device, timed
 
 
 def main(argv=None) -> int:
@@ -60,7 +46,9 @@ def main(argv=None) -> int:
             "forward (no W-direction)": lambda: float(net(x).detach().pow(2).sum(1).mean() * L),
         }
         for name, fn in methods.items():
-            seconds, value = _timed(fn, dev, args.repeats)
+            fn()  # warm-up
+            seconds, value = timed(fn, dev, args.repeats)
+            value = float(value)
             rows.append({"method": name, "N": N, "L": L, "K": 10, "batch": args.batch, "device": device_name(dev),
                          "seconds": seconds, "value": value})
             print(f"{name:26s} N={N:5d} L={L:3d}: {seconds * 1e3:9.1f} ms  (||w||_FR^2 = {value:.4g})")

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import pandas as pd
 import torch
 
 from mfat.chapter.benchmarks import write_table
-from mfat.runtime import device_name
 from mfat.data import load
 from mfat.model.grid import NetStack, train_grid
 from mfat.model.networks import ReLULikeNet
-from mfat.runtime import make_generator, resolve_device
 from mfat.model.training import TrainConfig, train
+from mfat.runtime import device_name, make_generator, resolve_device, timed
 
 
 def _ints(text: str) -> list[int]:
@@ -38,20 +36,12 @@ def bench_width(N: int, depths: list[int], X, y, config: TrainConfig, device) ->
     def gens():
         return [make_generator(2000 + 7 * N + L, device=device) for L in depths]
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+    def sequential_runs():
+        for net, g in zip(nets(), gens()):
+            train(net, X, y, config, generator=g, progress=False)
 
-    sync()
-    start = time.perf_counter()
-    train_grid(NetStack(nets()), X, y, config, generators=gens(), progress=False)
-    sync()
-    batched = time.perf_counter() - start
-    start = time.perf_counter()
-    for net, g in zip(nets(), gens()):
-        train(net, X, y, config, generator=g, progress=False)
-    sync()
-    sequential = time.perf_counter() - start
+    batched, _ = timed(lambda: train_grid(NetStack(nets()), X, y, config, generators=gens(), progress=False), device)
+    sequential, _ = timed(sequential_runs, device)
     return {"width": N, "cells": len(depths), "steps": config.steps, "batched_s": round(batched, 3),
             "sequential_s": round(sequential, 3), "ratio": round(sequential / batched, 3)}
 

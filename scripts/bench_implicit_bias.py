@@ -10,26 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
 
 from mfat.chapter.benchmarks import write_table
-from mfat.runtime import device_name
+from mfat.companions.homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
 from mfat.data import gaussian_inputs
 from mfat.experiments.implicit_bias import separable_data
-from mfat.companions.homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
-from mfat.runtime import make_generator, resolve_device
-
-
-def _timed(fn, dev) -> float:
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+from mfat.runtime import device_name, make_generator, resolve_device, timed
 
 
 def main(argv=None) -> int:
@@ -50,8 +38,8 @@ def main(argv=None) -> int:
             net = DeepLinear(5, (8, 8), runs=R, generator=make_generator(1, device=dev), device=dev)
             eps = torch.full((R,), 0.1, dtype=torch.float64)
             linf = torch.zeros(R, dtype=torch.bool)
-            s = _timed(lambda: train_deep_linear(net, X, y, eps, linf, steps=args.steps, lr=0.05,
-                                                 schedule=schedule, n_log=2), dev)
+            s, _ = timed(lambda: train_deep_linear(net, X, y, eps, linf, steps=args.steps, lr=0.05,
+                                                   schedule=schedule, n_log=2), dev)
             rows.append({"model": "deep linear L=3", "size": f"R={R}", "attack": f"exact l2 ({schedule})",
                          "runs": R, "device": device_name(dev), "s_per_step": s / (args.steps + 1)})
             print(f"deep linear R={R:3d} {schedule:10s}: {rows[-1]['s_per_step'] * 1e3:8.3f} ms/step")
@@ -62,8 +50,8 @@ def main(argv=None) -> int:
         for attack in ("none", "fgm", "fgsm", "pgd"):
             model = TwoLayerReLU(784, m, generator=make_generator(2, device=dev), dtype=torch.float32, device=dev)
             steps = max(args.steps // 10, 5)
-            s = _timed(lambda: train_two_layer(model, Xr, yr, attack=attack, eps=0.5, steps=steps, lr=0.05,
-                                               norm_power=2.0, pgd_steps=args.pgd_steps, n_log=2), dev)
+            s, _ = timed(lambda: train_two_layer(model, Xr, yr, attack=attack, eps=0.5, steps=steps, lr=0.05,
+                                                 norm_power=2.0, pgd_steps=args.pgd_steps, n_log=2), dev)
             rows.append({"model": "two-layer ReLU", "size": f"n={n}, m={m}", "attack": attack, "runs": 1,
                          "device": device_name(dev), "s_per_step": s / (steps + 1)})
             print(f"relu n={n:5d} m={m:4d} {attack:5s}: {rows[-1]['s_per_step'] * 1e3:8.2f} ms/step")

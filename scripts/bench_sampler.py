@@ -15,27 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import pandas as pd
 import torch
 
 from mfat.chapter.benchmarks import write_table
-from mfat.runtime import device_name
 from mfat.data import gaussian_inputs
-from mfat.model.networks import NetworkSpec
-from mfat.runtime import make_generator, resolve_device
 from mfat.laws.linear_map import sample_chain, sample_explicit, sample_units
-
-
-def _timed(fn, device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
+from mfat.model.networks import NetworkSpec
+from mfat.runtime import device_name, make_generator, resolve_device, timed
 
 
 def main(argv=None) -> int:
@@ -60,7 +48,7 @@ def main(argv=None) -> int:
 
     def record(name, N, n, fn):
         sample_chain(spec(N), 10, generator=gen) if name == "chain" else None  # warm-up of the chain's kernels
-        seconds = _timed(fn, dev)
+        seconds, _ = timed(fn, dev)
         rows.append({"sampler": name, "d": d, "N": N, "L": L, "n_samples": n, "seconds": round(seconds, 4),
                      "samples_per_s": n / seconds, "device": device_name(dev)})
         print(f"{name:9s} N={N:5d}  {n:6d} samples  {seconds:8.2f} s  {n / seconds:12.1f} samples/s", flush=True)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import torch
 
 from mfat.chapter.benchmarks import write_table
-from mfat.runtime import device_name
 from mfat.data import gaussian_inputs
 from mfat.model.networks import ReLULikeNet
-from mfat.runtime import make_generator, resolve_device
 from mfat.model.training import TrainConfig, train
+from mfat.runtime import device_name, make_generator, resolve_device, timed
 
 
 def main(argv=None) -> int:
@@ -43,13 +41,8 @@ def main(argv=None) -> int:
                               attack_steps=args.attack_steps, record_every=args.steps, eval_size=args.batch)
             net = ReLULikeNet(784, N, 10, L, 2.0, 0.0, generator=gen, device=dev)
             train(net, X, y, TrainConfig(**{**cfg.as_dict(), "steps": 1}), generator=gen)  # warm-up
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            train(net, X, y, cfg, generator=gen)
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            per_step = (time.perf_counter() - start) / (args.steps + 1)
+            seconds, _ = timed(lambda: train(net, X, y, cfg, generator=gen), dev)
+            per_step = seconds / (args.steps + 1)
             rows.append({"objective": objective, "N": N, "L": L, "batch": args.batch,
                          "attack_steps": args.attack_steps, "device": device_name(dev), "s_per_step": per_step})
             print(f"{objective:12s} N={N:5d} L={L:3d}: {per_step * 1e3:8.1f} ms/step")

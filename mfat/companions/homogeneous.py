@@ -421,10 +421,11 @@ def relu_perturbation(model: TwoLayerReLU, X: torch.Tensor, y: torch.Tensor, att
 
     gen = make_generator(check_int("attack_seed", attack_seed, min_value=0), device=X.device)
     if attack == "pgd":
-        eta, _ = attacks.pgd(objective, X, eps, 2, steps=check_int("pgd_steps", pgd_steps, min_value=1),
-                             random_start=False, generator=gen)
+        steps = check_int("pgd_steps", pgd_steps, min_value=1)
+        eta, _ = attacks.pgd(objective, X, attacks.Attack(eps, 2, 2, steps, random_start=False), generator=gen)
     else:
-        eta, _ = attacks.fgm(objective, X, eps, 2 if attack == "fgm" else math.inf, generator=gen)
+        p = 2 if attack == "fgm" else math.inf
+        eta, _ = attacks.fgm(objective, X, attacks.Attack(eps, p, p, 1), generator=gen)
     return eta
 
 

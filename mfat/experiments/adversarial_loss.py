@@ -29,7 +29,7 @@ from mfat.model import attacks
 from mfat.data import gaussian_inputs, load
 from mfat.model.linearize import activation_slopes, decompose
 from mfat.laws.jacobian import sample_jacobians
-from mfat.model.networks import NetworkSpec, ReLULikeNet
+from mfat.model.networks import NetworkSpec, ReLULikeNet, apply_layer, layer_tangent, phi_prime
 from mfat.model.norms import PAIRS, dual_exponent, operator_norm
 from mfat.stats import Z_DEFAULT, standard_error
 from mfat.theory import adversarial_loss as bounds
@@ -138,17 +138,13 @@ def region_radius(net: ReLULikeNet, x: torch.Tensor, p, *, chunk: int = 16) -> t
         G = net.P_in.expand(xb.shape[0], *net.P_in.shape)  # (b, N, d): d h / d x
         radius = torch.full((xb.shape[0],), math.inf, dtype=x.dtype, device=x.device)
         for layer in range(s.L):
-            W = net.W[layer]
-            z = h @ W.T + net.b[layer]
+            W, P = net.W[layer], net.P[layer] if s.residual else None
+            z, h_new = apply_layer(h, W, net.b[layer], s.u, s.v, P)
             Gz = W @ G  # (b, N, d)
             scale = torch.linalg.vector_norm(Gz, ord=ps, dim=-1)  # (b, N)
             r = (z.abs() / scale.clamp_min(torch.finfo(x.dtype).tiny)).amin(dim=-1)
             radius = torch.minimum(radius, r)
-            slope = torch.where(z >= 0, s.u, s.v).to(x.dtype)
-            h_new, G_new = slope * z, slope.unsqueeze(-1) * Gz
-            if s.residual:
-                h_new, G_new = h_new + h @ net.P[layer].T, G_new + net.P[layer] @ G
-            h, G = h_new, G_new
+            h, G = h_new, layer_tangent(G, W, phi_prime(z, s.u, s.v), P, WT=Gz)
         out.append(radius)
     return torch.cat(out)
 
@@ -187,27 +183,6 @@ def linearise(net: ReLULikeNet, x: torch.Tensor, pairs=PAIRS, *, norm_restarts: 
     return out
 
 
-def _refine(objective, x: torch.Tensor, eta: torch.Tensor, model, steps: int, step_size: float):
-    """Steepest-ascent steps from ``eta`` (projected; the best iterate kept): returns (eta (B, d), value (B,))."""
-    best_eta, best_val = None, None
-    for t in range(steps + 1):
-        with torch.enable_grad():
-            e = eta.detach().requires_grad_(t < steps)
-            value = objective(x + e)
-            g = torch.autograd.grad(value.sum(), e)[0] if t < steps else None
-        value = value.detach()
-        if best_val is None:
-            best_eta, best_val = eta.detach().clone(), value
-        else:
-            better = value > best_val
-            best_eta = torch.where(better.unsqueeze(1), eta.detach(), best_eta)
-            best_val = torch.where(better, value, best_val)
-        if g is not None:
-            g = torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
-            eta = model.project(model.step(eta.detach(), g, step_size))
-    return best_eta, best_val
-
-
 def _deviation(net: ReLULikeNet, q: float, fx: torch.Tensor):
     """x' -> ||f(x') - f(x)||_q per example: :func:`mfat.model.attacks.output_deviation` with f(x) (B, K) given."""
     def objective(x_adv: torch.Tensor) -> torch.Tensor:
@@ -243,18 +218,19 @@ def attack(net: ReLULikeNet, x: torch.Tensor, eps: float, p, q, *, direction: to
         with torch.no_grad():
             fx = net(x)
     objective = _deviation(net, q, fx.detach())
-    model = attacks.threat_model(p, eps)
     lin_val = rnd_val = None
     best_eta = best_val = None
     if direction is not None:
         if direction.shape != x.shape:
             raise ValueError(f"parameter 'direction' has shape {tuple(direction.shape)}: allowed {tuple(x.shape)}")
         step = eps if refine_step_size is None else check_real("refine_step_size", refine_step_size, min_value=0.0)
-        eta0 = model.project(eps * direction.to(dtype=x.dtype, device=x.device))  # project: absorbs rounding
-        best_eta, best_val = _refine(objective, x, eta0, model, refine_steps, step)
+        refine = attacks.Attack(eps, p, q, refine_steps, step_size=step, random_start=False)
+        eta0 = refine.ball.project(eps * direction.to(dtype=x.dtype, device=x.device))  # project: absorbs rounding
+        best_eta, best_val = attacks.pgd(objective, x, refine, start=eta0)
         lin_val = best_val
     if random_steps:
-        eta, val = attacks.pgd(objective, x, eps, p, steps=random_steps, restarts=restarts, generator=generator)
+        eta, val = attacks.pgd(objective, x, attacks.Attack(eps, p, q, random_steps, restarts=restarts),
+                               generator=generator)
         rnd_val = val
         if best_val is None:
             best_eta, best_val = eta, val
@@ -525,11 +501,11 @@ def clustered_se(values, groups) -> float:
     g = np.asarray(groups).ravel()
     if v.size != g.size or v.size < 2:
         raise ValueError(f"parameter 'values' has {v.size} entries and 'groups' {g.size}: allowed equal sizes >= 2")
-    se = v.std(ddof=1) / math.sqrt(v.size)
+    se = standard_error(v)
     labels = np.unique(g)
     if labels.size >= 2:
         means = np.array([v[g == k].mean() for k in labels])
-        se = max(se, means.std(ddof=1) / math.sqrt(labels.size))
+        se = max(se, standard_error(means))
     return float(se)
 
 

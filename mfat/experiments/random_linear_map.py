@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from mfat import theory
-from mfat.model.attacks import output_deviation, pgd
+from mfat.model.attacks import Attack, output_deviation, pgd
 from mfat.model.linearize import activation_slopes, decompose
 from mfat.model.networks import NetworkSpec
 from mfat.model.norms import dual_exponent
@@ -119,8 +119,10 @@ def adversarial_inputs(spec: NetworkSpec, x: torch.Tensor, n_samples: int, *, ep
     pstar = dual_exponent(p_norm)
     extra = {"gain": [], "flipped": [], "eta_norm": []}
 
+    attack = Attack(eps, p, q, steps)
+
     def inputs(net):
-        eta, value = pgd(output_deviation(net, x, q), x, eps, p, steps=steps, generator=generator)
+        eta, value = pgd(output_deviation(net, x, attack.q), x, attack, generator=generator)
         xa = x + eta
         with torch.no_grad():
             slopes = [torch.cat(pair) for pair in zip(activation_slopes(net, x), activation_slopes(net, xa))]

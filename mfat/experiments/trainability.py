@@ -16,10 +16,11 @@ import torch
 from mfat.data import gaussian_inputs
 from mfat.model.grid import NetStack, train_grid
 from mfat.model.linearize import decompose
-from mfat.model.networks import ReLULikeNet
+from mfat.model.networks import ReLULikeNet, layer_tangent, phi_prime
 from mfat.runtime import make_generator, resolve_device
 from mfat.model.norms import operator_norm
-from mfat.model.training import L_adv_per_example, TrainConfig
+from mfat.model.objectives import L_adv_per_example
+from mfat.model.training import TrainConfig
 from mfat.validation import check_int, check_real
 
 __all__ = ["depth_gains", "cell_seed", "depth_width_grid", "agreement", "jacobian_gain", "initial_balance"]
@@ -58,9 +59,7 @@ def depth_gains(d: int, N: int, L_max: int, sigma_w2: float, *, residual: bool =
         T = net.P_in.clone()  # tangent M^(l) ... M^(1) P_in, (N, d)
         sq = float(T.pow(2).sum())
         for layer, (z, _) in enumerate(net.hidden(x)):
-            slope = torch.where(z[0] >= 0, u, v).to(torch.float64)
-            new = slope[:, None] * (net.W[layer] @ T)
-            T = net.P[layer] @ T + new if residual else new
+            T = layer_tangent(T, net.W[layer], phi_prime(z[0], u, v), net.P[layer] if residual else None)
             sq_new = float(T.pow(2).sum())
             factor[i, layer] = sq_new / sq if sq > 0 else np.nan
             sq = sq_new
@@ -196,7 +195,7 @@ def initial_balance(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wid
                 xb, yb = X[idx], y[idx]
                 params = list(net.parameters())
                 ce = torch.nn.functional.cross_entropy(net(xb), yb)
-                l_adv = L_adv_per_example(net, xb, config, generator=g).mean()
+                l_adv = L_adv_per_example(net, xb, config.attack, generator=g).mean()
                 adv = config.lam * l_adv
                 for key, loss in (("grad_ce", ce), ("grad_adv", adv)):
                     grads = torch.autograd.grad(loss, params)

@@ -77,12 +77,12 @@ def identity_ratios(X: torch.Tensor, *, N: int, K: int, L: int, sigma_w2: float,
     """
     n_networks = check_int("n_networks", n_networks, min_value=1)
     X = X.to(device=device, dtype=torch.float64)
+    attack = attacks.Attack(eps, p, q, attack_steps, restarts=attack_restarts)
     per_example, batch, values = [], [], []
     for _ in range(n_networks):
         net = ReLULikeNet(X.shape[1], N, K, L, sigma_w2, sigma_b2, u, v, residual, generator=generator,
                           dtype=torch.float64, device=device)
-        eta, _ = attacks.pgd(attacks.output_deviation(net, X, q), X, eps, p, steps=attack_steps,
-                             restarts=attack_restarts, generator=generator)
+        eta, _ = attacks.pgd(attacks.output_deviation(net, X, attack.q), X, attack, generator=generator)
         r, val = directional_ratios(net, X, eta, q, include_bias=include_bias)
         per_example.append(r)
         values.append(val)
@@ -122,9 +122,7 @@ def train_run(X: torch.Tensor, y: torch.Tensor, config: TrainConfig, *, N: int, 
     L_adv0 = math.nan
     if config.eps > 0:
         xs = X[:n_init]
-        eta, value = attacks.pgd(attacks.output_deviation(net, xs, config.q), xs, config.eps, config.p,
-                                 steps=config.attack_steps, restarts=config.attack_restarts, generator=generator,
-                                 **({} if config.attack_step_size is None else {"step_size": config.attack_step_size}))
+        eta, value = attacks.pgd(attacks.output_deviation(net, xs, config.q), xs, config.attack, generator=generator)
         L_adv0 = float(value.double().mean())
     table = train(net, X, y, config, generator=generator, X_eval=X_eval, y_eval=y_eval)
     ranks = np.array([update_rank_fraction(a, b.detach(), K) for a, b in zip(W0, net.W)])

@@ -43,7 +43,7 @@ from collections.abc import Callable
 import torch
 
 from mfat.model.linearize import decompose
-from mfat.model.networks import NetworkSpec, ReLULikeNet
+from mfat.model.networks import NetworkSpec, ReLULikeNet, phi_prime
 from mfat.validation import check_int
 
 __all__ = ["psd_factor", "wishart", "sample_chain", "sample_units", "sample_explicit", "PIVOT_TOL"]
@@ -258,7 +258,7 @@ def _units_chunk(spec: NetworkSpec, x: torch.Tensor, S: int, gen: torch.Generato
         WV = torch.randn(S, N, 3 * m, generator=gen, dtype=dt, device=dev) @ (R * math.sqrt(spec.sigma_w2 / N))
         b = torch.randn(S, N, 1, generator=gen, dtype=dt, device=dev) * math.sqrt(spec.sigma_b2)
         z = WV[..., :m] + b
-        s = torch.where(z >= 0, spec.u, spec.v)
+        s = phi_prime(z, spec.u, spec.v)  # the slopes D of the layer rule
         new = torch.cat([s * z, s * WV[..., m:2 * m], s * (WV[..., 2 * m:] + b)], dim=-1)
         if spec.residual:
             new = new + torch.randn(S, N, 3 * m, generator=gen, dtype=dt, device=dev) @ (R / math.sqrt(N))

@@ -10,7 +10,10 @@ and :func:`adversarial_loss` estimates it from below by PGD on the objective :fu
 One step-and-project object per threat model (as in MadryLab's ``robustness``): :class:`LinfStep`,
 :class:`L2Step`, :class:`L1Step`, each with ``random_start``, ``step`` (steepest ascent: the maximiser of
 <g, delta> over ||delta||_p <= step_size) and the exact Euclidean ``project`` onto {||eta||_p <= eps}.
-Perturbations ``eta`` have the shape of ``x``, ``(B, ...)``; norms are taken over all but the first axis.
+An attack is one value, :class:`Attack` (eps, p, q, steps, step size, restarts, random start), validated once and
+passed whole; :func:`pgd` is the one step-and-project loop that every attack of the book runs (random starts,
+a given start, groups of examples with one generator each). Perturbations ``eta`` have the shape of ``x``,
+``(B, ...)``; norms are taken over all but the first axis.
 Gradients are taken with ``torch.autograd.grad`` with respect to the perturbation only, so parameter
 ``.grad`` fields are never touched and the model is left in whatever mode it is in.
 """
@@ -19,13 +22,13 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
-from mfat.validation import normalise_p
-from mfat.validation import check_int, check_real
+from mfat.validation import check_choice, check_int, check_real, normalise_p
 
 __all__ = [
     "LinfStep",
@@ -33,6 +36,7 @@ __all__ = [
     "L1Step",
     "threat_model",
     "project_l1_ball",
+    "Attack",
     "pgd",
     "fgm",
     "output_deviation",
@@ -187,51 +191,119 @@ def threat_model(p, eps: float, *, l1_k: int = 1) -> _Step:
     return L2Step(eps) if p == 2.0 else L1Step(eps, k=l1_k)
 
 
+@dataclass(frozen=True)
+class Attack:
+    """One l_p attack, validated and normalised once on construction (``ValueError`` naming the field).
+
+    eps: the radius of the ball ||eta||_p <= eps (>= 0); p, q: the threat norm and the output norm of L_adv, each
+    in {1, 2, inf} (strings "inf", "2" accepted; stored as 1.0, 2.0 or math.inf; q is used by the output-deviation
+    objectives only); steps: projected steps per restart (>= 0); step_size: the length of each step (None: the
+    default 2.5 eps / max(steps, 1), stored in :attr:`step_length`); restarts (>= 1); random_start: start each
+    restart at a uniform point of the ball (else at eta = 0); l1_k: coordinates moved per l_1 step
+    (:class:`L1Step`). :attr:`ball` is the step-and-project object of the ball.
+
+        attack = Attack(eps=0.3, p="inf", q="inf", steps=10)
+        eta, value = pgd(output_deviation(f, x, attack.q), x, attack, generator=gen)
+    """
+
+    eps: float
+    p: float
+    q: float
+    steps: int
+    step_size: float | None = None
+    restarts: int = 1
+    random_start: bool = True
+    l1_k: int = 1
+    step_length: float = field(init=False)
+
+    def __post_init__(self):
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        put("eps", check_real("eps", self.eps, min_value=0.0))
+        put("p", normalise_p("p", self.p))
+        put("q", normalise_p("q", self.q))
+        put("steps", check_int("steps", self.steps, min_value=0))
+        if self.step_size is not None:
+            put("step_size", check_real("step_size", self.step_size, min_value=0.0))
+        put("restarts", check_int("restarts", self.restarts, min_value=1))
+        put("random_start", check_choice("random_start", self.random_start, (True, False)))
+        put("l1_k", check_int("l1_k", self.l1_k, min_value=1))
+        put("step_length", 2.5 * self.eps / max(self.steps, 1) if self.step_size is None else self.step_size)
+        put("_ball", threat_model(self.p, self.eps, l1_k=self.l1_k))
+
+    @property
+    def ball(self) -> _Step:
+        """The step-and-project object of {||eta||_p <= eps}: :class:`LinfStep`, :class:`L2Step` or :class:`L1Step`."""
+        return self._ball
+
+
 def pgd(
     objective: Objective,
     x: torch.Tensor,
-    eps: float,
-    p,
+    attack: Attack,
     *,
-    steps: int,
-    step_size: float | None = None,
-    restarts: int = 1,
-    random_start: bool = True,
     generator: torch.Generator | None = None,
-    l1_k: int = 1,
+    generators: Sequence[torch.Generator] | None = None,
+    start: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Projected steepest ascent: maximise ``objective(x + eta)`` over ||eta||_p <= eps, per example.
 
-    objective: (B, ...) -> (B,), differentiable in its input. x: (B, ...). Each restart starts from a uniform
-    point of the ball (``random_start``) or from eta = 0, then iterates eta <- Proj(eta + step_size * dir(grad))
-    ``steps`` times (default step_size 2.5 eps / steps). Where the gradient at the start eta = 0 vanishes (a norm
-    objective such as :func:`output_deviation`), the first direction comes from the gradient at a tiny random
-    point (radius 1e-3 eps) instead; elsewhere a zero gradient means no move. The best
-    iterate over all steps and restarts is kept per example, so more restarts (same generator stream) never
-    decrease the value.
+    objective: (B, ...) -> (B,), differentiable in its input; x: (B, ...). Each of ``attack.restarts`` restarts
+    starts from a uniform point of the ball (``attack.random_start``) or from eta = 0, then iterates
+    eta <- Proj(eta + step_length * dir(grad)) ``attack.steps`` times. Where the gradient at the start eta = 0
+    vanishes (a norm objective such as :func:`output_deviation`), the first direction comes from the gradient at a
+    tiny random point (radius 1e-3 eps) instead; elsewhere a zero gradient means no move. The best iterate over
+    all steps and restarts is kept per example, so more restarts (same generator stream) never decrease the value.
 
-    Random starts and probes are drawn from ``generator`` (default: a new CPU generator seeded with 0, so that
-    calls are reproducible). Returns (eta, value): eta (B, ...) with x's dtype and ||eta||_p <= eps, value (B,)
-    = objective(x + eta), both detached.
+    Random draws come from ``generator`` (default: a new CPU generator seeded with 0, so that calls are
+    reproducible). Groups: with ``generators`` (one per group), x is (G, B, ...), the objective maps (G, B, ...)
+    to (G, B), and group g draws from ``generators[g]`` exactly what a call on x[g] with that generator would
+    draw (the batched attack of :mod:`mfat.model.grid`). ``start``: a feasible eta of x's shape to start from
+    instead (no random draw; ``attack.random_start`` is not used and ``attack.restarts`` must be 1); the value
+    returned is never below that of the start.
+
+    Returns (eta, value): eta with x's shape and dtype, ||eta||_p <= eps per example, value = objective(x + eta)
+    ((B,) or (G, B)), both detached.
     """
-    eps = check_real("eps", eps, min_value=0.0)
-    steps = check_int("steps", steps, min_value=0)
-    restarts = check_int("restarts", restarts, min_value=1)
-    if step_size is None:
-        step_size = 2.5 * eps / max(steps, 1)
-    step_size = check_real("step_size", step_size, min_value=0.0)
-    model = threat_model(p, eps, l1_k=l1_k)
-    if generator is None:
-        generator = torch.Generator().manual_seed(0)
+    if not isinstance(attack, Attack):
+        raise ValueError(f"parameter 'attack' = {type(attack).__name__} is out of range: allowed an Attack")
     x = x.detach()
-    shape, kw = x.shape, {"dtype": x.dtype, "device": x.device, "generator": generator}
+    if generators is not None:
+        if generator is not None:
+            raise ValueError("parameters 'generator' and 'generators' are exclusive: give one of them")
+        generators = list(generators)
+        if x.ndim < 2 or len(generators) != x.shape[0]:
+            raise ValueError(f"parameter 'generators' has {len(generators)} entries: allowed one per group "
+                             f"(x of shape (G, B, ...), G = {x.shape[0] if x.ndim else 0})")
+        batch = tuple(x.shape[:2])
+    else:
+        generator = torch.Generator().manual_seed(0) if generator is None else generator
+        batch = tuple(x.shape[:1])
+    if start is not None:
+        if start.shape != x.shape:
+            raise ValueError(f"parameter 'start' has shape {tuple(start.shape)}: allowed x's shape {tuple(x.shape)}")
+        if attack.restarts != 1:
+            raise ValueError(f"parameter 'attack' has restarts = {attack.restarts} with a given 'start': allowed 1")
+    ball, steps, step_size = attack.ball, attack.steps, attack.step_length
+    examples = (-1, *x.shape[len(batch):])  # the step objects work per example: groups flattened into the batch
+
+    def per_example(v: torch.Tensor) -> torch.Tensor:
+        return v.reshape(*batch, *([1] * (x.ndim - len(batch))))
+
+    def draw() -> torch.Tensor:
+        """A uniform point of the ball per example, from the generator of its group."""
+        if generators is None:
+            return ball.random_start(x.shape, dtype=x.dtype, device=x.device, generator=generator)
+        return torch.stack([ball.random_start(x.shape[1:], dtype=x.dtype, device=x.device, generator=gen)
+                            for gen in generators])
 
     def evaluate(eta: torch.Tensor, grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         with torch.enable_grad():
             eta = eta.detach().requires_grad_(grad)
             value = objective(x + eta)
-            if value.shape != (shape[0],):
-                raise ValueError(f"objective must return shape ({shape[0]},), got {tuple(value.shape)}")
+            if tuple(value.shape) != batch:
+                raise ValueError(f"objective must return shape {batch}, got {tuple(value.shape)}")
             g = torch.autograd.grad(value.sum(), eta)[0] if grad else None
         if g is not None:  # a norm's gradient can be NaN where its argument vanishes: take 0 there
             g = torch.nan_to_num(g, nan=0.0, posinf=0.0, neginf=0.0)
@@ -241,21 +313,23 @@ def pgd(
         """(value, gradient) at eta = 0; where the gradient vanishes (a norm objective, since f(x + 0) = f(x)),
         the gradient at a tiny random point u, ||u||_p <= 1e-3 eps, instead."""
         value, g = evaluate(eta, grad=True)
-        flat = _flat(g)
-        dead = ~(flat != 0).any(dim=1)
+        dead = ~(g.reshape(*batch, -1) != 0).any(dim=-1)
         if dead.any():
-            _, g_probe = evaluate(eta + 1e-3 * model.random_start(shape, **kw), grad=True)
-            g = torch.where(_per_example(dead, g), g_probe, g)
+            _, g_probe = evaluate(eta + 1e-3 * draw(), grad=True)
+            g = torch.where(per_example(dead), g_probe, g)
         return value, g
 
-    if eps == 0.0:
+    if attack.eps == 0.0:
         eta = torch.zeros_like(x)
         return eta, evaluate(eta, grad=False)[0]
     best_eta, best_val = None, None
-    for _ in range(restarts):
-        eta = model.random_start(shape, **kw) if random_start else torch.zeros_like(x)
+    for _ in range(attack.restarts):
+        if start is not None:
+            eta = start.detach()
+        else:
+            eta = draw() if attack.random_start else torch.zeros_like(x)
         for t in range(steps + 1):
-            if t == 0 and not random_start and steps > 0:
+            if t == 0 and start is None and not attack.random_start and steps > 0:
                 value, g = gradient_at_zero(eta)
             else:
                 value, g = evaluate(eta, grad=t < steps)
@@ -263,19 +337,25 @@ def pgd(
                 best_eta, best_val = eta.detach().clone(), value
             else:
                 better = value > best_val
-                best_eta = torch.where(_per_example(better, eta), eta.detach(), best_eta)
+                best_eta = torch.where(per_example(better), eta.detach(), best_eta)
                 best_val = torch.where(better, value, best_val)
             if t < steps:
-                eta = model.project(model.step(eta.detach(), g, step_size))
+                eta = ball.project(ball.step(eta.detach().reshape(examples), g.reshape(examples),
+                                             step_size)).reshape(x.shape)
     return best_eta, best_val
 
 
-def fgm(objective: Objective, x: torch.Tensor, eps: float, p, *, generator=None, l1_k: int = 1):
-    """Fast gradient method: one full steepest-ascent step of size ``eps``, projected (FGSM for p = inf).
+def fgm(objective: Objective, x: torch.Tensor, attack: Attack, *, generator: torch.Generator | None = None):
+    """Fast gradient method: one full steepest-ascent step of size eps from eta = 0, projected (FGSM for p = inf).
 
-    Same as ``pgd(objective, x, eps, p, steps=1, step_size=eps, random_start=False)``; returns (eta, value).
+    Uses ``attack``'s eps, p and l1_k; its steps, step size, restarts and random start are replaced by those of
+    one step: ``pgd(objective, x, replace(attack, steps=1, step_size=eps, restarts=1, random_start=False))``.
+    Returns (eta, value).
     """
-    return pgd(objective, x, eps, p, steps=1, step_size=eps, random_start=False, generator=generator, l1_k=l1_k)
+    if not isinstance(attack, Attack):
+        raise ValueError(f"parameter 'attack' = {type(attack).__name__} is out of range: allowed an Attack")
+    one_step = replace(attack, steps=1, step_size=attack.eps, restarts=1, random_start=False)
+    return pgd(objective, x, one_step, generator=generator)
 
 
 def output_deviation(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, q) -> Objective:
@@ -303,12 +383,14 @@ def classification_loss(f: Callable[[torch.Tensor], torch.Tensor], y: torch.Tens
     return objective
 
 
-def adversarial_loss(f, x: torch.Tensor, eps: float, p, q, **pgd_kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+def adversarial_loss(f, x: torch.Tensor, attack: Attack, *,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """PGD estimate (a lower bound) of L_adv(x) = max_{||eta||_p <= eps} ||f(x + eta) - f(x)||_q.
 
-    f: (B, ...) -> (B, K); x: (B, ...). ``pgd_kwargs`` go to :func:`pgd` (default ``steps=100``).
+    f: (B, ...) -> (B, K); x: (B, ...); eps, p, q and the PGD settings from ``attack``.
     Returns (values (B,), eta (B, ...)).
     """
-    pgd_kwargs.setdefault("steps", 100)
-    eta, value = pgd(output_deviation(f, x, q), x, eps, p, **pgd_kwargs)
+    if not isinstance(attack, Attack):
+        raise ValueError(f"parameter 'attack' = {type(attack).__name__} is out of range: allowed an Attack")
+    eta, value = pgd(output_deviation(f, x, attack.q), x, attack, generator=generator)
     return value, eta

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from mfat.model.networks import ReLULikeNet
+from mfat.model.networks import ReLULikeNet, layer_cotangent, phi, phi_prime, shortcut
 from mfat.validation import check_choice, check_int
 
 __all__ = [
@@ -51,11 +51,6 @@ def _check(net, x: torch.Tensor) -> None:
     net._check_input(x)
 
 
-def _slopes(z: torch.Tensor, u: float, v: float) -> torch.Tensor:
-    """phi'(z) with phi'(0) := u (the convention of :mod:`mfat.model.linearize`)."""
-    return torch.where(z >= 0, torch.full_like(z, u), torch.full_like(z, v))
-
-
 def directional_derivatives(net: ReLULikeNet, x: torch.Tensor, *, differentiable: bool = False) -> torch.Tensor:
     """v_l(x) = <W^(l), grad_{W^(l)} f(x)> for every layer and input, exactly (forward mode).
 
@@ -74,16 +69,12 @@ def _forward_tangents(net: ReLULikeNet, x: torch.Tensor) -> torch.Tensor:
     h = x @ net.P_in.T                                        # h^(0), (B, N)
     T = h.new_zeros(0, *h.shape)                              # tangents of h^(l-1) along layers 1..l-1
     for layer in range(s.L):
+        P = net.P[layer] if s.residual else None
         Z = torch.cat([T, h[None]], 0) @ net.W[layer].T      # (l, B, N): W T and, last, W h
         z = Z[-1] + net.b[layer]
-        D = _slopes(z, s.u, s.v)
-        T_new = D * Z                                         # dh = D dz; the new direction starts at D W h
-        if s.residual:
-            T_new = torch.cat([T_new[:-1] + T @ net.P[layer].T, T_new[-1:]], 0)
-            h = h @ net.P[layer].T + D * z
-        else:
-            h = D * z
-        T = T_new
+        T_new = phi_prime(z, s.u, s.v) * Z                    # dh = D dz; the new direction starts at D W h
+        T = torch.cat([shortcut(T, T_new[:-1], P), T_new[-1:]], 0)
+        h = shortcut(h, phi(z, s.u, s.v), P)
     return (T @ net.P_out.T).permute(1, 0, 2).contiguous()
 
 
@@ -127,19 +118,15 @@ def probe_directional_derivatives(net: ReLULikeNet, x: torch.Tensor, probes: tor
     for layer in range(s.L):
         Wh = h @ net.W[layer].T
         z = Wh + net.b[layer]
-        D = _slopes(z, s.u, s.v)
         pre.append(Wh)
-        slopes.append(D)
-        h = h @ net.P[layer].T + D * z if s.residual else D * z
+        slopes.append(phi_prime(z, s.u, s.v))
+        h = shortcut(h, phi(z, s.u, s.v), net.P[layer] if s.residual else None)
     g = probes @ net.P_out                                    # d(xi^T f)/dh^(L), (P, B, N)
     out = []
     for layer in reversed(range(s.L)):
-        delta = g * slopes[layer]                             # d(xi^T f)/dz^(l)
+        # delta = d(xi^T f)/dz^(l), g = d(xi^T f)/dh^(l-1)
+        delta, g = layer_cotangent(g, net.W[layer], slopes[layer], net.P[layer] if s.residual else None)
         out.append((delta * pre[layer]).sum(-1))              # xi^T v_l, (P, B)
-        g_next = delta @ net.W[layer]
-        if s.residual:
-            g_next = g_next + g @ net.P[layer]
-        g = g_next
     return torch.stack(out[::-1], -1)
 
 

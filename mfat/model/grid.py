@@ -16,10 +16,9 @@ Cells are stored in order of decreasing depth, so that the cells still active at
 :func:`train_grid` implements exactly the objective and attack of :func:`mfat.model.training.train` (same
 :class:`mfat.model.training.TrainConfig`): cell g of the grid, with generator ``generators[g]``, follows the same
 trajectory as ``train(nets[g], X, y, config, generator=generators[g])`` (same mini-batch permutations, same PGD
-random starts, same updates; tested to float64 round-off in ``tests/test_grid.py``). The per-cell PGD
-(:func:`pgd_stacked`) repeats the loop of :func:`mfat.model.attacks.pgd` (same step-and-project objects, step size,
-evaluations and best-iterate rule) because that function draws the random starts of a whole batch from one
-generator, while each cell here has its own.
+random starts, same updates; tested to float64 round-off in ``tests/model/test_grid.py``): the objective is the
+same function (:mod:`mfat.model.objectives`), and the attack is :func:`mfat.model.attacks.pgd` with one generator
+per cell.
 """
 
 from __future__ import annotations
@@ -29,14 +28,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
-from mfat.model.attacks import threat_model
-from mfat.model.networks import ReLULikeNet, relu_like
-from mfat.model.training import TrainConfig
-from mfat.validation import check_int
+from mfat.model.networks import ReLULikeNet, apply_layer
+from mfat.model.objectives import StackOfNetworks, training_objective
+from mfat.model.training import TrainConfig, mini_batches, update_loop
 
-__all__ = ["NetStack", "pgd_stacked", "stacked_objective", "train_grid"]
+__all__ = ["NetStack", "stacked_objective", "train_grid"]
 
 
 class NetStack:
@@ -99,7 +96,8 @@ class NetStack:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """f_g(x_g) for every cell: x (G, B, d) per-cell inputs, or (B, d) shared by all cells -> (G, B, K).
 
-        Definition 3.1 layer by layer; at layer l only the G_l cells deeper than l are updated.
+        Definition 3.1 layer by layer (:func:`mfat.model.networks.apply_layer`, one batched product per layer and
+        phi's single ReLU kernel when u = 1); at layer l only the G_l cells deeper than l are updated.
         """
         if x.shape[-1] != self.d or x.ndim not in (2, 3) or (x.ndim == 3 and x.shape[0] != self.G):
             raise ValueError(f"parameter 'x' has shape {tuple(x.shape)}: allowed (B, {self.d}) or "
@@ -109,22 +107,13 @@ class NetStack:
         else:
             h = torch.bmm(x[self.order], self.P_in.transpose(1, 2))
         for layer, g in enumerate(self.active):
-            hl = h[:g]
-            z = torch.baddbmm(self.b[layer].unsqueeze(1), hl, self.W[layer].transpose(1, 2))
-            a = self._phi(z)
-            if self.residual:
-                a = torch.bmm(hl, self.P[layer].transpose(1, 2)) + a
+            _, a = apply_layer(h[:g], self.W[layer], self.b[layer], self.u, self.v,
+                               self.P[layer] if self.residual else None, fused=True)
             h = a if g == self.G else torch.cat([a, h[g:]], dim=0)
         out = torch.bmm(h, self.P_out.transpose(1, 2))
         return out[self.inverse]
 
     __call__ = forward
-
-    def _phi(self, z: torch.Tensor) -> torch.Tensor:
-        """phi of Definition 3.1 with one kernel when u = 1 (ReLU, leaky ReLU); values equal ``relu_like``."""
-        if self.u == 1.0:
-            return F.relu(z) if self.v == 0.0 else F.leaky_relu(z, self.v)
-        return relu_like(z, self.u, self.v)
 
     # -- summaries -------------------------------------------------------------------------------
     def sigma_w2_per_layer(self) -> list[np.ndarray]:
@@ -170,106 +159,19 @@ class NetStack:
         return nets
 
 
-# ------------------------------------------------------------------------------------------- attack
-def pgd_stacked(objective, x: torch.Tensor, eps: float, p, *, steps: int, generators: Sequence[torch.Generator],
-                step_size: float | None = None, restarts: int = 1) -> torch.Tensor:
-    """:func:`mfat.model.attacks.pgd` for G independent cells at once, each with its own generator.
-
-    objective: (G, B, d) -> (G, B), differentiable; x (G, B, d). Every cell draws its random start from
-    ``generators[g]`` with the same call as ``pgd`` makes for a (B, d) batch, then the same projected
-    steepest-ascent iterations (default step size 2.5 eps / steps); the best iterate over all steps and restarts
-    is kept per example. Returns eta (G, B, d), detached.
-    """
-    steps = check_int("steps", steps, min_value=0)
-    restarts = check_int("restarts", restarts, min_value=1)
-    if len(generators) != x.shape[0]:
-        raise ValueError(f"parameter 'generators' has {len(generators)} entries: allowed one per cell ({x.shape[0]})")
-    if step_size is None:
-        step_size = 2.5 * eps / max(steps, 1)
-    model = threat_model(p, eps)
-    x = x.detach()
-    G, B = x.shape[:2]
-    flat_shape = (G * B, *x.shape[2:])
-
-    def evaluate(eta, grad):
-        with torch.enable_grad():
-            eta = eta.detach().requires_grad_(grad)
-            value = objective(x + eta)
-            g = torch.autograd.grad(value.sum(), eta)[0] if grad else None
-        return value.detach(), g
-
-    best_eta = best_val = None
-    for _ in range(restarts):
-        eta = torch.stack([model.random_start(x.shape[1:], dtype=x.dtype, device=x.device, generator=gen)
-                           for gen in generators])
-        for t in range(steps + 1):
-            value, g = evaluate(eta, t < steps)
-            if best_val is None:
-                best_eta, best_val = eta.detach().clone(), value
-            else:
-                better = value > best_val
-                best_eta = torch.where(better.unsqueeze(-1), eta.detach(), best_eta)
-                best_val = torch.where(better, value, best_val)
-            if t < steps:  # the step objects work per example: flatten cells into the batch
-                eta = model.project(model.step(eta.detach().reshape(flat_shape), g.reshape(flat_shape),
-                                               step_size)).reshape(x.shape)
-    return best_eta
-
-
 # ---------------------------------------------------------------------------------------- objective
 def stacked_objective(stack: NetStack, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, *,
                       generators: Sequence[torch.Generator]) -> dict[str, torch.Tensor]:
     """:func:`mfat.model.training.batch_objective` for every cell: x (G, B, d), y (G, B).
 
     Returns ``loss`` (G,) (differentiable; ``loss.sum()`` has the per-cell gradients, since cells share no
-    parameters), ``ce`` (G,) and ``L_adv`` (G,) (detached; NaN when the objective does not compute it).
+    parameters), ``ce`` (G,) and ``L_adv`` (G,) (detached; NaN when the objective does not compute it). Cell g's
+    PGD starts are drawn from ``generators[g]`` (:func:`mfat.model.objectives.training_objective`).
     """
-    obj = config.objective
-    kw = {"steps": config.attack_steps, "restarts": config.attack_restarts, "generators": generators,
-          "step_size": config.attack_step_size}
-    nan = torch.full((stack.G,), float("nan"), dtype=x.dtype, device=x.device)
-
-    def ce_per_cell(logits):  # (G, B, K) -> (G,): mean over each cell's batch
-        return F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(dim=1)
-
-    if obj == "madry":
-        eta = pgd_stacked(lambda xa: F.cross_entropy(stack(xa).transpose(1, 2), y, reduction="none"),
-                          x, config.eps, config.p, **kw)
-        loss = ce_per_cell(stack(x + eta))
-        with torch.no_grad():
-            ce = ce_per_cell(stack(x))
-        L_adv = nan
-    elif obj in ("adversarial", "adv_only"):
-        with torch.no_grad():
-            f0 = stack(x)
-        eta = pgd_stacked(lambda xa: torch.linalg.vector_norm(stack(xa) - f0, ord=config.q, dim=-1),
-                          x, config.eps, config.p, **kw)
-        fx = stack(x)
-        L_adv = torch.linalg.vector_norm(stack(x + eta) - fx, ord=config.q, dim=-1).mean(dim=1)
-        ce = ce_per_cell(fx)
-        loss = L_adv if obj == "adv_only" else ce + config.lam * L_adv
-        ce, L_adv = ce.detach(), L_adv.detach()
-    else:  # standard, l2
-        ce = ce_per_cell(stack(x))
-        loss = ce
-        ce = ce.detach()
-        L_adv = nan
-    if config.weight_decay > 0:
-        pen = torch.zeros(stack.G, dtype=x.dtype, device=x.device)
-        for layer, g in enumerate(stack.active):
-            pen = pen + F.pad(stack.W[layer].pow(2).sum(dim=(1, 2)), (0, stack.G - g))
-        loss = loss + 0.5 * config.weight_decay * pen[stack.inverse]
-    return {"loss": loss, "ce": ce, "L_adv": L_adv}
+    return training_objective(StackOfNetworks(stack, generators), x, y, config)
 
 
 # ------------------------------------------------------------------------------------------- the loop
-def _optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
-    """The optimiser of :func:`mfat.model.training.train`; all three act elementwise, so stacking is exact."""
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum if config.optimizer == "momentum" else 0.0)
-
-
 def _accuracies(stack: NetStack, X: torch.Tensor, y: torch.Tensor, chunk: int = 1024) -> np.ndarray:
     correct = torch.zeros(stack.G, dtype=torch.int64, device=X.device)
     with torch.no_grad():
@@ -289,12 +191,12 @@ def train_grid(nets: Sequence[ReLULikeNet] | NetStack, X: torch.Tensor, y: torch
     ``config.eval_size`` examples are used. The networks in ``nets`` are not modified (their values are copied
     into a :class:`NetStack`, which is returned trained).
 
-    Returns ``(stack, table)``; the table has one row per cell and recorded step (step 0, every
-    ``record_every`` steps, and the last): ``cell`` (index into ``nets``), ``L``, ``step``, ``t`` (= lr * step),
-    ``loss``, ``ce``, ``L_adv`` (batch means on the mini-batch the next update uses), ``clean_acc`` (on the
-    evaluation set), ``sigma_w2`` (mean over layers of ||W^(l)||_F^2 / N) and ``grad_norm`` (norm of the
-    gradient of the objective with respect to the cell's W^(1..L)) -- the columns of ``train`` with the same
-    meaning.
+    Returns ``(stack, table)``; the table has one row per cell and recorded step (``config.recorded_steps``: step
+    0, every ``record_every``-th, the first ``record_first``, the last): ``cell`` (index into ``nets``), ``L``,
+    ``step``, ``t`` (= lr * step), ``loss``, ``ce``, ``L_adv`` (batch means on the mini-batch the next update
+    uses), ``clean_acc`` (on the evaluation set), ``sigma_w2`` (mean over layers of ||W^(l)||_F^2 / N) and
+    ``grad_norm`` (norm of the gradient of the objective with respect to the cell's W^(1..L)) -- the columns of
+    ``train`` with the same meaning.
     """
     if not isinstance(config, TrainConfig):
         raise ValueError(f"parameter 'config' = {type(config).__name__} is out of range: allowed a TrainConfig")
@@ -325,57 +227,28 @@ def train_grid(nets: Sequence[ReLULikeNet] | NetStack, X: torch.Tensor, y: torch
         X_eval, y_eval = X, y
     X_eval = X_eval[:config.eval_size].to(device=device, dtype=stack.dtype)
     y_eval = y_eval[:config.eval_size].to(device=device, dtype=torch.int64)
-    if progress is None:
-        from mfat.runtime import interactive
-
-        progress = interactive()
-
     if config.robust_eval:
         raise ValueError("parameter 'config.robust_eval' = True is out of range for train_grid: allowed False "
                          "(use mfat.model.training.train for robust accuracy)")
     # train() first seeds its evaluation generator from ``generator``: make the same draw so the streams agree
     for gen in generators:
         torch.randint(0, 2**62, (1,), generator=gen, device=gen.device)
-    n, B = X.shape[0], config.batch_size
-    perms = [None] * stack.G
-    pos = n  # position in the current epoch (shared: all cells start an epoch on the same step)
+    # every cell draws its mini-batches from its own generator, as train does
+    batches = mini_batches(X.shape[0], config.batch_size, generators, device)
+    cells, rows = np.arange(stack.G), []
 
-    def next_batch() -> torch.Tensor:
-        nonlocal pos
-        if pos + B > n:  # a fresh permutation per epoch, drawn from each cell's generator (as train does)
-            for i, gen in enumerate(generators):
-                perms[i] = torch.randperm(n, generator=gen, device=gen.device).to(device)
-            pos = 0
-        idx = torch.stack([p[pos:pos + B] for p in perms])
-        pos += B
-        return idx
+    def objective() -> dict:
+        idx = torch.stack(next(batches))
+        return stacked_objective(stack, X[idx], y[idx], config, generators=generators)
 
-    opt = _optimizer(stack.parameters(), config)
-    record = set(range(0, config.steps + 1, config.record_every)) | {config.steps}
-    rows = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    def record(step: int, out: dict) -> None:
+        rows.append(pd.DataFrame({
+            "cell": cells, "L": stack.depths, "step": step, "t": config.lr * step,
+            "loss": out["loss"].detach().double().cpu().numpy(), "ce": out["ce"].double().cpu().numpy(),
+            "L_adv": out["L_adv"].double().cpu().numpy(), "clean_acc": _accuracies(stack, X_eval, y_eval),
+            "sigma_w2": stack.sigma_w2(), "grad_norm": stack.grad_norms()}))
 
-        bar = tqdm(total=config.steps, desc=f"grid of {stack.G} ({config.objective})", leave=False)
-    cells = np.arange(stack.G)
-    for step in range(config.steps + 1):
-        idx = next_batch()
-        out = stacked_objective(stack, X[idx], y[idx], config, generators=generators)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].sum().backward()
-        if step in record:
-            rows.append(pd.DataFrame({
-                "cell": cells, "L": stack.depths, "step": step, "t": config.lr * step,
-                "loss": out["loss"].detach().double().cpu().numpy(), "ce": out["ce"].double().cpu().numpy(),
-                "L_adv": out["L_adv"].double().cpu().numpy(), "clean_acc": _accuracies(stack, X_eval, y_eval),
-                "sigma_w2": stack.sigma_w2(), "grad_norm": stack.grad_norms()}))
-        if step < config.steps:
-            opt.step()
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    opt.zero_grad(set_to_none=True)
+    update_loop(stack.parameters(), config, objective, record, progress=progress,
+                desc=f"grid of {stack.G} ({config.objective})")
     return stack, pd.concat(rows, ignore_index=True)
 

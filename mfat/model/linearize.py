@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from mfat.model.networks import ReLULikeNet
+from mfat.model.networks import ReLULikeNet, layer_cotangent, phi_prime
 
 __all__ = ["activation_slopes", "decompose"]
 
@@ -23,11 +23,7 @@ __all__ = ["activation_slopes", "decompose"]
 def activation_slopes(net: ReLULikeNet, x: torch.Tensor) -> list[torch.Tensor]:
     """D^(l)(x) as vectors: list of L tensors (B, N) with entries u (z >= 0) or v (z < 0)."""
     s = net.spec
-    out = []
-    for z, _ in net.hidden(x):
-        u = torch.full_like(z, s.u)
-        out.append(torch.where(z >= 0, u, torch.full_like(z, s.v)))
-    return out
+    return [phi_prime(z, s.u, s.v) for z, _ in net.hidden(x)]
 
 
 @torch.no_grad()
@@ -39,10 +35,6 @@ def decompose(net: ReLULikeNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     R = net.P_out.expand(B, s.K, s.N)  # P_out M^(L) ... M^(l+1), (B, K, N)
     a = torch.zeros(B, s.K, dtype=x.dtype, device=x.device)
     for layer in reversed(range(s.L)):
-        RD = R * slopes[layer][:, None, :]  # R D^(l)
-        a = a + RD @ net.b[layer]
-        R_next = RD @ net.W[layer]
-        if s.residual:
-            R_next = R_next + R @ net.P[layer]
-        R = R_next
+        RD, R = layer_cotangent(R, net.W[layer], slopes[layer][:, None, :], net.P[layer] if s.residual else None)
+        a = a + RD @ net.b[layer]  # RD = P_out M^(L) ... M^(l+1) D^(l)
     return R @ net.P_in, a

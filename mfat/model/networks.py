@@ -6,9 +6,16 @@
     h^(l) = P^(l) h^(l-1) + phi(z^(l))               (residual)
     f(x)  = P_out h^(L)
 
-phi(z) = u z (z >= 0), v z (z < 0). Frozen at their random initialisation (buffers): P_in (N x d,
-entries N(0, 1/d)), P_out (K x N, N(0, 1/N)) and the residual shortcuts P^(l) (N x N, N(0, 1/N)).
+phi(z) = u z (z >= 0), v z (z < 0); its slopes D^(l) = diag(phi'(z^(l))) take phi'(0) := u. Frozen at their
+random initialisation (buffers): P_in (N x d, entries N(0, 1/d)), P_out (K x N, N(0, 1/N)) and the residual
+shortcuts P^(l) (N x N, N(0, 1/N)).
 Trainable (parameters): W^(l) (N x N, N(0, sigma_w^2 / N)) and b^(l) (N, N(0, sigma_b^2)).
+
+The layer rule is written once, here, and every walk through the layers uses it: :func:`apply_layer` (the map
+h^(l-1) -> (z^(l), h^(l)), for one network or a stack of G), :func:`phi` and :func:`phi_prime`, and the rule's
+linearisation at fixed slopes, forwards (:func:`layer_tangent`, dh^(l) = D^(l) W^(l) dh^(l-1) + P^(l) dh^(l-1))
+and backwards (:func:`layer_cotangent`, its transpose). Because phi(z) = phi'(z) z, the linearisation at the
+slopes of x reproduces f(x) itself (:mod:`mfat.model.linearize`).
 """
 
 from __future__ import annotations
@@ -17,17 +24,78 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from mfat import theory
 from mfat.runtime import make_generator, resolve_device
 from mfat.validation import check_int, check_real
 
-__all__ = ["NetworkSpec", "ReLULikeNet", "relu_like"]
+__all__ = ["NetworkSpec", "ReLULikeNet", "phi", "phi_prime", "shortcut", "apply_layer", "layer_tangent",
+           "layer_cotangent"]
 
 
-def relu_like(z: torch.Tensor, u: float, v: float) -> torch.Tensor:
-    """phi(z) = u z for z >= 0 and v z for z < 0 (elementwise)."""
+# ------------------------------------------------------------------------------------------ the layer rule
+def phi(z: torch.Tensor, u: float, v: float, *, fused: bool = False) -> torch.Tensor:
+    """phi(z) = u z for z >= 0 and v z for z < 0, elementwise.
+
+    ``fused``: when u = 1, use torch's single ReLU / leaky-ReLU kernel (the batched networks of
+    :mod:`mfat.model.grid`). The values agree with the default except for the sign of a zero output; autograd then
+    differentiates an exact zero with slope 0 (ReLU) or v (leaky ReLU) instead of phi'(0) := u.
+    """
+    if fused and u == 1.0:
+        return F.relu(z) if v == 0.0 else F.leaky_relu(z, v)
     return torch.where(z >= 0, u * z, v * z)
+
+
+def phi_prime(z: torch.Tensor, u: float, v: float) -> torch.Tensor:
+    """The slopes D = phi'(z): u where z >= 0 (so phi'(0) := u), v where z < 0; z's shape and dtype."""
+    return torch.where(z >= 0, torch.full_like(z, u), torch.full_like(z, v))
+
+
+def shortcut(h: torch.Tensor, a: torch.Tensor, P: torch.Tensor | None) -> torch.Tensor:
+    """h^(l) from the layer's new part a: ``P h + a`` (residual) or ``a`` (vanilla, ``P`` None).
+
+    Row vectors: h, a (..., N) with P (N, N); or a stack, h, a (G, B, N) with P (G, N, N).
+    """
+    if P is None:
+        return a
+    return (h @ P.T if P.ndim == 2 else torch.bmm(h, P.transpose(1, 2))) + a
+
+
+def apply_layer(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor, u: float, v: float, P: torch.Tensor | None = None,
+          *, fused: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer of Definition 3.1: z = W h + b and h' = phi(z) (+ P h when residual); returns (z, h').
+
+    One network: h (B, N), W (N, N), b (N,), P (N, N) or None. A stack of G networks (one batched product per
+    layer): h (G, B, N), W (G, N, N), b (G, N), P (G, N, N) or None. ``fused`` as in :func:`phi`.
+    """
+    if W.ndim == 2:
+        z = h @ W.T + b
+    else:
+        z = torch.baddbmm(b.unsqueeze(1), h, W.transpose(1, 2))
+    return z, shortcut(h, phi(z, u, v, fused=fused), P)
+
+
+def layer_tangent(T: torch.Tensor, W: torch.Tensor, D: torch.Tensor, P: torch.Tensor | None = None, *,
+                  WT: torch.Tensor | None = None) -> torch.Tensor:
+    """The layer linearised at slopes D, on column tangents: T' = D (W T) + P T (vanilla: no P T).
+
+    T (..., N, k): tangents of h^(l-1) (e.g. dh/dx, k = d); W, P (N, N); D (..., N) the slopes phi'(z^(l)).
+    ``WT``: W @ T when the caller already has it. Returns (..., N, k).
+    """
+    new = D[..., None] * (W @ T if WT is None else WT)
+    return new if P is None else P @ T + new
+
+
+def layer_cotangent(R: torch.Tensor, W: torch.Tensor, D: torch.Tensor,
+                    P: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The transpose of :func:`layer_tangent`, on row cotangents R of h^(l) (..., N).
+
+    D: the slopes, broadcastable against R. Returns (R D, the cotangent of z^(l); R D W + R P, that of h^(l-1)).
+    """
+    RD = R * D
+    R_prev = RD @ W
+    return RD, R_prev if P is None else R_prev + R @ P
 
 
 @dataclass(frozen=True)
@@ -118,10 +186,8 @@ class ReLULikeNet(nn.Module):
         s = self.spec
         h = x @ self.P_in.T
         out = []
-        for layer in range(s.L):
-            z = h @ self.W[layer].T + self.b[layer]
-            act = relu_like(z, s.u, s.v)
-            h = h @ self.P[layer].T + act if s.residual else act
+        for l in range(s.L):
+            z, h = apply_layer(h, self.W[l], self.b[l], s.u, s.v, self.P[l] if s.residual else None)
             out.append((z, h))
         return out
 

@@ -4,7 +4,8 @@
     table = train(net, X, y, config, generator=torch.Generator().manual_seed(0))
 
 Only the trainable parameters of a :class:`mfat.model.networks.ReLULikeNet` move (W^(l) and b^(l)); the random
-projections P_in, P_out, P^(l) are buffers and stay frozen. Objectives (per mini-batch, means over examples):
+projections P_in, P_out, P^(l) are buffers and stay frozen. Objectives (per mini-batch, means over examples;
+written once, for one network and for a stack, in :mod:`mfat.model.objectives`):
 
 - ``"standard"``:    CE(f(x), y)
 - ``"adversarial"``: CE(f(x), y) + lam * L_adv(x), the book's main line (spec section 4), with
@@ -17,32 +18,32 @@ projections P_in, P_out, P^(l) are buffers and stay frozen. Objectives (per mini
 A penalty (weight_decay / 2) sum_l ||W^(l)||_F^2 is added to every objective when ``weight_decay > 0``
 (for ``"l2"`` it must be > 0). The time convention is the gradient-flow one, t = lr * step.
 
-The returned table has one row per recorded step (step 0 = before any update, then every
-``record_every`` steps, every one of the first ``record_first`` steps, and the last): ``step``, ``t``,
-``loss``, ``ce``, ``L_adv`` (batch means at the parameters of that row, on the mini-batch the next update
-uses; L_adv is NaN where the objective does not compute it), ``clean_acc`` and, with ``robust_eval``, ``robust_acc`` (PGD on the cross-entropy, same
-eps / p / attack settings) on the evaluation set, ``sigma_w2`` (mean over layers of ||W^(l)||_F^2 / N),
-``sigma_w2_1`` .. ``sigma_w2_L``, ``grad_norm`` (norm of the objective's gradient with respect to all
-W^(l) together), and one column per entry of ``metrics``.
+The returned table has one row per recorded step (step 0 = before any update, then every ``record_every`` steps,
+every one of the first ``record_first`` steps, and the last): ``step``, ``t``, ``loss``, ``ce``, ``L_adv`` (batch
+means at the parameters of that row, on the mini-batch the next update uses; L_adv is NaN where the objective does
+not compute it), ``clean_acc`` and, with ``robust_eval``, ``robust_acc`` (PGD on the cross-entropy, the same
+attack) on the evaluation set, ``sigma_w2`` (mean over layers of ||W^(l)||_F^2 / N), ``sigma_w2_1`` ..
+``sigma_w2_L``, ``grad_norm`` (norm of the objective's gradient with respect to all W^(l) together), and one column
+per entry of ``metrics``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
-from mfat.model import attacks
+from mfat.model.attacks import Attack
 from mfat.model.networks import ReLULikeNet
-from mfat.validation import normalise_p
-from mfat.validation import check_choice, check_int, check_real
+from mfat.model.objectives import OneNetwork, ce_maximiser, training_objective
+from mfat.validation import check_choice, check_int, check_real, normalise_p
 
-__all__ = ["OBJECTIVES", "OPTIMIZERS", "TrainConfig", "train", "batch_objective", "L_adv_per_example"]
+__all__ = ["OBJECTIVES", "OPTIMIZERS", "TrainConfig", "train", "batch_objective", "make_optimizer", "mini_batches",
+           "update_loop"]
 
 OBJECTIVES = ("standard", "adversarial", "adv_only", "madry", "l2")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -60,6 +61,8 @@ class TrainConfig:
     "adam"; record_every: steps between recorded rows; record_first: also record each of the first
     ``record_first`` steps (a fine early window for slopes, a coarse grid later); eval_size: examples of the
     evaluation set used for accuracies; robust_eval: also record robust accuracy (costs one PGD per recorded row).
+    The attack settings are also built once into :attr:`attack` (a :class:`mfat.model.attacks.Attack`), which
+    every objective uses.
     """
 
     objective: str = "adversarial"
@@ -111,6 +114,19 @@ class TrainConfig:
         if self.objective in ("adversarial", "adv_only", "madry") and self.eps <= 0.0:
             raise ValueError(f"parameter 'eps' = {self.eps!r} is out of range for objective {self.objective!r}: "
                              "allowed a finite real number in (0, inf)")
+        put("_attack", Attack(self.eps, self.p, self.q, self.attack_steps, step_size=self.attack_step_size,
+                              restarts=self.attack_restarts))
+
+    @property
+    def attack(self) -> Attack:
+        """The attack of the objectives, built once from eps, p, q, attack_steps, attack_step_size, attack_restarts."""
+        return self._attack
+
+    @property
+    def recorded_steps(self) -> set[int]:
+        """The steps that get a row: 0, every ``record_every``-th, each of the first ``record_first``, the last."""
+        return (set(range(0, self.steps + 1, self.record_every)) | {self.steps}
+                | set(range(min(self.record_first, self.steps) + 1)))
 
     @property
     def uses_L_adv(self) -> bool:
@@ -121,70 +137,16 @@ class TrainConfig:
         return asdict(self)
 
 
-# --------------------------------------------------------------------------- attacks and losses
-def _pgd_kwargs(config: TrainConfig, generator: torch.Generator | None) -> dict:
-    kw = {"steps": config.attack_steps, "restarts": config.attack_restarts, "generator": generator}
-    if config.attack_step_size is not None:
-        kw["step_size"] = config.attack_step_size
-    return kw
-
-
-def L_adv_per_example(net: ReLULikeNet, x: torch.Tensor, config: TrainConfig, *,
-                      generator: torch.Generator | None, fx: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-example L_adv(x) = ||f(x + eta) - f(x)||_q at the PGD maximiser eta (detached): shape (B,).
-
-    The PGD maximises the same output deviation over ||eta||_p <= eps (:func:`mfat.model.attacks.pgd` with
-    :func:`mfat.model.attacks.output_deviation`, ``config``'s attack settings). Gradients of the returned tensor flow
-    through both forward passes of f and not through eta (Danskin), which is what Theorem 5.4's identity is
-    about. ``fx``: f(x) (B, K) with its graph, if already computed.
-    """
-    eta, _ = attacks.pgd(attacks.output_deviation(net, x, config.q), x, config.eps, config.p,
-                         **_pgd_kwargs(config, generator))
-    fx = net(x) if fx is None else fx
-    return torch.linalg.vector_norm(net(x + eta.detach()) - fx, ord=config.q, dim=1)
-
-
-def _ce_attack(net: ReLULikeNet, x: torch.Tensor, y: torch.Tensor, config: TrainConfig,
-               generator: torch.Generator | None) -> torch.Tensor:
-    """The PGD maximiser of the cross-entropy (Madry) over ||eta||_p <= eps, detached: shape (B, d)."""
-    eta, _ = attacks.pgd(attacks.classification_loss(net, y), x, config.eps, config.p,
-                         **_pgd_kwargs(config, generator))
-    return eta.detach()
-
-
-def _weight_penalty(net: ReLULikeNet, weight_decay: float) -> torch.Tensor:
-    return 0.5 * weight_decay * sum(w.pow(2).sum() for w in net.W)
-
-
+# --------------------------------------------------------------------------- the objective
 def batch_objective(net: ReLULikeNet, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, *,
                     generator: torch.Generator | None) -> dict[str, torch.Tensor]:
     """The objective of ``config`` on one mini-batch x (B, d), y (B,): a dict of scalars.
 
     ``loss`` (differentiable, what the update descends), ``ce`` (clean cross-entropy, detached) and
-    ``L_adv`` (batch mean, detached; NaN when the objective does not compute it).
+    ``L_adv`` (batch mean, detached; NaN when the objective does not compute it); see
+    :func:`mfat.model.objectives.training_objective`. PGD starts are drawn from ``generator``.
     """
-    obj = config.objective
-    nan = torch.tensor(float("nan"), dtype=x.dtype, device=x.device)
-    if obj == "madry":
-        eta = _ce_attack(net, x, y, config, generator)
-        loss = F.cross_entropy(net(x + eta), y)
-        with torch.no_grad():
-            ce = F.cross_entropy(net(x), y)
-        L_adv = nan
-    elif obj in ("adversarial", "adv_only"):
-        fx = net(x)
-        L_adv = L_adv_per_example(net, x, config, generator=generator, fx=fx).mean()
-        ce = F.cross_entropy(fx, y)
-        loss = L_adv if obj == "adv_only" else ce + config.lam * L_adv
-        ce, L_adv = ce.detach(), L_adv.detach()
-    else:  # standard, l2
-        ce = F.cross_entropy(net(x), y)
-        loss = ce
-        ce = ce.detach()
-        L_adv = nan
-    if config.weight_decay > 0:
-        loss = loss + _weight_penalty(net, config.weight_decay)
-    return {"loss": loss, "ce": ce, "L_adv": L_adv}
+    return training_objective(OneNetwork(net, generator), x, y, config)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -199,14 +161,19 @@ def _robust_accuracy(net: ReLULikeNet, x: torch.Tensor, y: torch.Tensor, config:
     correct = 0
     for i in range(0, len(x), chunk):
         xb, yb = x[i:i + chunk], y[i:i + chunk]
-        eta = _ce_attack(net, xb, yb, config, generator)
+        eta = ce_maximiser(OneNetwork(net, generator), xb, yb, config.attack)
         with torch.no_grad():
             correct += int((net(xb + eta).argmax(1) == yb).sum())
     return correct / len(x)
 
 
 # --------------------------------------------------------------------------- the loop
-def _optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser of ``config`` over ``params``: plain SGD, SGD with momentum, or Adam, at ``config.lr``.
+
+    All three act elementwise, so one optimiser over a stack of networks' tensors (:mod:`mfat.model.grid`) updates
+    each network exactly as its own optimiser would.
+    """
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=0.0)
     if config.optimizer == "momentum":
@@ -229,12 +196,50 @@ def _check_data(net: ReLULikeNet, X, y, name_x: str, name_y: str) -> tuple[torch
     return X.to(device=ref.device, dtype=ref.dtype), y.to(device=ref.device, dtype=torch.int64)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator, device):
-    """Endless mini-batch indices: a fresh random permutation per epoch (drawn with ``generator``)."""
+def mini_batches(n: int, batch_size: int, generators: Sequence[torch.Generator],
+                 device) -> Iterator[list[torch.Tensor]]:
+    """Endless mini-batch indices, one (batch_size,) tensor per generator: each epoch draws a fresh random
+    permutation of range(n) from every generator and cuts it into whole batches (a remainder is skipped)."""
     while True:
-        perm = torch.randperm(n, generator=generator, device=generator.device).to(device)
+        perms = [torch.randperm(n, generator=g, device=g.device).to(device) for g in generators]
         for i in range(0, n - batch_size + 1, batch_size):
-            yield perm[i:i + batch_size]
+            yield [perm[i:i + batch_size] for perm in perms]
+
+
+def update_loop(params: Sequence[torch.Tensor], config: TrainConfig, objective: Callable[[], dict],
+                record: Callable[[int, dict], None], *, progress: bool | None, desc: str) -> None:
+    """The loop of :func:`train` and :func:`mfat.model.grid.train_grid`, for step = 0 .. config.steps.
+
+    ``objective()`` evaluates the next mini-batch: a dict whose ``loss`` is a scalar, or one value per network of
+    a stack (their sum has every network's gradient). Its gradient is taken; at the steps of
+    :attr:`TrainConfig.recorded_steps`, ``record(step, out)`` sees it in ``.grad``; then one update of the
+    optimiser of :func:`make_optimizer` over ``params`` (none after the last step). ``progress``: a tqdm bar
+    labelled ``desc`` (default: :func:`mfat.runtime.interactive`).
+    """
+    if progress is None:
+        from mfat.runtime import interactive
+
+        progress = interactive()
+    opt = make_optimizer(params, config)
+    recorded = config.recorded_steps
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, desc=desc, leave=False)
+    for step in range(config.steps + 1):
+        out = objective()
+        opt.zero_grad(set_to_none=True)
+        out["loss"].sum().backward()
+        if step in recorded:
+            record(step, out)
+        if step < config.steps:
+            opt.step()
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    opt.zero_grad(set_to_none=True)
 
 
 def train(net: ReLULikeNet, X: torch.Tensor, y: torch.Tensor, config: TrainConfig, *,
@@ -276,41 +281,22 @@ def train(net: ReLULikeNet, X: torch.Tensor, y: torch.Tensor, config: TrainConfi
         if not isinstance(name, str) or not callable(fn) or name in reserved or name.startswith("sigma_w2_"):
             raise ValueError(f"parameter 'metrics' has entry {name!r}: allowed a new column name mapped to a "
                              "callable(net, X_batch, y_batch) -> float")
-    if progress is None:
-        from mfat.runtime import interactive
-
-        progress = interactive()
-
-    params = [*net.W, *net.b]
-    opt = _optimizer(params, config)
     # evaluation draws (robust accuracy's PGD starts) come from their own generator, seeded from ``generator``,
     # so that recording does not change the training trajectory
     eval_generator = torch.Generator(device=generator.device)
     eval_generator.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device)))
-    batches = _batches(X.shape[0], config.batch_size, generator, device)
-    record = (set(range(0, config.steps + 1, config.record_every)) | {config.steps}
-              | set(range(min(config.record_first, config.steps) + 1)))
-    rows = []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    batches = mini_batches(X.shape[0], config.batch_size, [generator], device)
+    batch, rows = {}, []
 
-        bar = tqdm(total=config.steps, desc=f"{config.objective} training", leave=False)
-    for step in range(config.steps + 1):
-        idx = next(batches)
-        xb, yb = X[idx], y[idx]
-        out = batch_objective(net, xb, yb, config, generator=generator)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        if step in record:
-            rows.append(_row(net, step, config, out, xb, yb, X_eval, y_eval, metrics, eval_generator))
-        if step < config.steps:
-            opt.step()
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    opt.zero_grad(set_to_none=True)
+    def objective() -> dict:
+        (idx,) = next(batches)
+        batch["x"], batch["y"] = X[idx], y[idx]
+        return batch_objective(net, batch["x"], batch["y"], config, generator=generator)
+
+    def record(step: int, out: dict) -> None:
+        rows.append(_row(net, step, config, out, batch["x"], batch["y"], X_eval, y_eval, metrics, eval_generator))
+
+    update_loop([*net.W, *net.b], config, objective, record, progress=progress, desc=f"{config.objective} training")
     return pd.DataFrame(rows)
 
 

@@ -105,8 +105,9 @@ def test_linear_worst_case_equals_fgm_and_pgd(p):
         return -y * (xp @ w[0])
 
     pinf = math.inf if p == "inf" else 2
-    eta_fgm, _ = attacks.fgm(objective, X, eps, pinf, generator=gen(9))
-    eta_pgd, val_pgd = attacks.pgd(objective, X, eps, pinf, steps=100, random_start=False, generator=gen(10))
+    eta_fgm, _ = attacks.fgm(objective, X, attacks.Attack(eps, pinf, pinf, 1), generator=gen(9))
+    eta_pgd, val_pgd = attacks.pgd(objective, X, attacks.Attack(eps, pinf, pinf, 100, random_start=False),
+                                   generator=gen(10))
     torch.testing.assert_close(eta_fgm, exact, atol=1e-12, rtol=0)
     # PGD converges to the same point: exactly for l_inf (clamped sign steps), up to its iteration error for l2
     best = objective(X + exact)

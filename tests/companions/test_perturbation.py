@@ -11,9 +11,9 @@ import torch
 import mfat.chapter.settings
 from mfat import stats, theory
 from mfat.experiments import perturbation_learning as pl
-from mfat.companions.perturbation import (abs_cosine, f_hat, g_hat, kernel_matrix, lazy_change, perturbations,
+from mfat.companions.perturbation import (abs_cosine, f_hat, g_hat, lazy_change, perturbations,
                                predicted_direction, random_targets, scale_directions, training_inputs, unit_gradients)
-from mfat.companions.two_layer import TwoLayerNets, train
+from mfat.companions.two_layer import TwoLayerNets
 
 
 def gen(seed=0):

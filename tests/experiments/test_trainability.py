@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from mfat.experiments.trainability import cell_seed, initial_balance
 from mfat.model.networks import ReLULikeNet
 from mfat.runtime import make_generator
-from mfat.model.training import L_adv_per_example, TrainConfig
+from mfat.model.objectives import L_adv_per_example
+from mfat.model.training import TrainConfig
 
 D, K, F64 = 30, 4, torch.float64
 
@@ -45,7 +46,7 @@ def test_shapes_and_autograd_oracle():
     idx = torch.randperm(len(X), generator=g)[:20]
     xb, yb = X[idx], y[idx]
     ce = F.cross_entropy(net(xb), yb)
-    l_adv = L_adv_per_example(net, xb, cfg, generator=g).mean()
+    l_adv = L_adv_per_example(net, xb, cfg.attack, generator=g).mean()
     g_ce = torch.autograd.grad(ce, list(net.parameters()))
     g_adv = torch.autograd.grad(0.5 * l_adv, list(net.parameters()))
     norm = lambda gs: math.sqrt(sum(float(t.pow(2).sum()) for t in gs))  # noqa: E731

@@ -1,6 +1,7 @@
 """Tests of mfat.model.attacks: feasibility, exact projections, and PGD on linear maps against exact operator norms."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mfat.model.attacks import (
+    Attack,
     L1Step,
     L2Step,
     LinfStep,
@@ -114,7 +116,7 @@ def small_mlp(d, K, seed):
 def test_pgd_is_always_feasible(p, q, B, d, eps, random_start, seed):
     f = small_mlp(d, 3, seed)
     x = torch.randn(B, d, generator=gen(seed), dtype=DT)
-    eta, value = pgd(output_deviation(f, x, q), x, eps, p, steps=4, restarts=2, random_start=random_start,
+    eta, value = pgd(output_deviation(f, x, q), x, Attack(eps, p, q, 4, restarts=2, random_start=random_start),
                      generator=gen(seed))
     assert eta.shape == x.shape and value.shape == (B,)
     assert (norms(eta, p) <= eps * (1 + 1e-9)).all()
@@ -130,7 +132,7 @@ def test_pgd_reaches_eps_times_operator_norm_on_linear_maps(p, q):
     A, b = torch.randn(K, d, generator=g, dtype=DT), torch.randn(K, generator=g, dtype=DT)
     x = torch.randn(4, d, generator=g, dtype=DT).repeat(10, 1)  # 10 copies x 4 restarts = 40 starts per x
     step = 0.25 * eps if (p, q) == (2.0, 2.0) else None  # larger steps: power-iteration-like convergence
-    value, eta = adversarial_loss(linear(A, b), x, eps, p, q, steps=100, step_size=step, restarts=4,
+    value, eta = adversarial_loss(linear(A, b), x, Attack(eps, p, q, 100, step_size=step, restarts=4),
                                   generator=gen(1))
     assert (norms(eta, p) <= eps * (1 + 1e-9)).all()
     value = value.reshape(10, 4).amax(0)  # the best of the 40 starts (the attack is not concave)
@@ -144,8 +146,8 @@ def test_more_restarts_never_decrease_the_value(p):
     f = small_mlp(5, 3, 0)
     x = torch.randn(6, 5, generator=gen(2), dtype=DT)
     obj = output_deviation(f, x, 2)
-    one = pgd(obj, x, 0.5, p, steps=5, restarts=1, generator=gen(3))[1]
-    five = pgd(obj, x, 0.5, p, steps=5, restarts=5, generator=gen(3))[1]
+    one = pgd(obj, x, Attack(0.5, p, 2, 5, restarts=1), generator=gen(3))[1]
+    five = pgd(obj, x, Attack(0.5, p, 2, 5, restarts=5), generator=gen(3))[1]
     assert (five >= one).all()
 
 
@@ -153,7 +155,8 @@ def test_more_restarts_never_decrease_the_value(p):
 def test_fgm_is_one_full_step(p, dual):
     w = torch.randn(1, 7, generator=gen(4), dtype=DT)
     x = torch.randn(3, 7, generator=gen(5), dtype=DT)
-    eta, value = fgm(output_deviation(linear(w, torch.zeros(1, dtype=DT)), x, 1), x, 0.2, p, generator=gen(0))
+    eta, value = fgm(output_deviation(linear(w, torch.zeros(1, dtype=DT)), x, 1), x, Attack(0.2, p, 1, 30),
+                     generator=gen(0))
     # K = 1: ||w^T eta|| is maximised by one full step from 0, value eps ||w||_{p*}
     torch.testing.assert_close(value, 0.2 * torch.linalg.vector_norm(w, ord=dual).expand(3), rtol=1e-12, atol=0)
     assert (norms(eta, p) <= 0.2 * (1 + 1e-9)).all()
@@ -165,7 +168,7 @@ def test_attack_leaves_model_state_alone_and_keeps_dtype():
     f.eval()
     assert all(prm.grad is None for prm in f.parameters())
     x = torch.randn(4, 5)
-    value, eta = adversarial_loss(f, x, 0.1, INF, 2, steps=3, generator=gen(0))
+    value, eta = adversarial_loss(f, x, Attack(0.1, INF, 2, 3), generator=gen(0))
     assert eta.dtype == torch.float32 and value.dtype == torch.float32
     assert all(prm.grad is None for prm in f.parameters()) and not f.training
     f.train()
@@ -173,7 +176,7 @@ def test_attack_leaves_model_state_alone_and_keeps_dtype():
     for prm, s in zip(f.parameters(), sentinel):
         prm.grad = s.clone()
     y = torch.tensor([0, 1, 2, 0])
-    eta, loss = pgd(classification_loss(f, y), x, 0.1, 2, steps=3, generator=gen(0))
+    eta, loss = pgd(classification_loss(f, y), x, Attack(0.1, 2, 2, 3), generator=gen(0))
     assert f.training and all(torch.equal(prm.grad, s) for prm, s in zip(f.parameters(), sentinel))
     assert not eta.requires_grad and not loss.requires_grad
 
@@ -185,31 +188,111 @@ def test_classification_attack_increases_the_loss():
         y = f(x).argmax(1)
     objective = classification_loss(f, y)
     clean = objective(x).detach()
-    _, adv = pgd(objective, x, 0.5, INF, steps=10, generator=gen(0))
+    _, adv = pgd(objective, x, Attack(0.5, INF, INF, 10), generator=gen(0))
     assert (adv >= clean).all() and (adv > clean).any()
 
 
 def test_zero_budget_and_higher_rank_inputs():
     f = lambda z: z.reshape(z.shape[0], -1)[:, :3] ** 2  # noqa: E731
     x = torch.randn(2, 2, 4, generator=gen(8), dtype=DT)
-    eta, value = pgd(output_deviation(f, x, 2), x, 0.0, 2, steps=3, generator=gen(0))
+    eta, value = pgd(output_deviation(f, x, 2), x, Attack(0.0, 2, 2, 3), generator=gen(0))
     assert torch.equal(eta, torch.zeros_like(x)) and torch.equal(value, torch.zeros(2, dtype=DT))
-    eta, value = pgd(output_deviation(f, x, 2), x, 0.3, 1, steps=3, generator=gen(0))
+    eta, value = pgd(output_deviation(f, x, 2), x, Attack(0.3, 1, 2, 3), generator=gen(0))
     assert eta.shape == x.shape and (norms(eta, 1) <= 0.3 * (1 + 1e-9)).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(p=3), "'p' = 3"),
+    (dict(q="two"), "'q' = 'two'"),
+    (dict(eps=-0.1), "'eps' = -0.1"),
+    (dict(eps=float("nan")), "'eps' = nan"),
+    (dict(steps=-1), "'steps' = -1"),
+    (dict(steps=2.5), "'steps' = 2.5"),
+    (dict(step_size=-1.0), "'step_size' = -1.0"),
+    (dict(restarts=0), "'restarts' = 0"),
+    (dict(random_start="yes"), "'random_start' = 'yes'"),
+    (dict(l1_k=0), "'l1_k' = 0"),
+])
+def test_attack_validation_names_the_field(kwargs, message):
+    args = dict(eps=0.1, p=2, q=2, steps=1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        Attack(**args)
+
+
+def test_attack_is_normalised_once():
+    attack = Attack(0.3, "inf", "2", 12.0)
+    assert (attack.p, attack.q, attack.steps) == (INF, 2.0, 12) and isinstance(attack.steps, int)
+    assert attack.step_length == 2.5 * 0.3 / 12 and attack.step_size is None
+    assert isinstance(attack.ball, LinfStep) and attack.ball.eps == 0.3
+    assert Attack(0.3, 2, 2, 12, step_size=0.01).step_length == 0.01
+    assert isinstance(Attack(0.3, 1, 2, 1, l1_k=3).ball, L1Step) and Attack(0.3, 1, 2, 1, l1_k=3).ball.k == 3
+    assert replace(attack, steps=3).step_length == 2.5 * 0.3 / 3  # replace() recomputes the default step length
+    assert attack == Attack(0.3, INF, 2.0, 12) and hash(attack) == hash(Attack(0.3, INF, 2.0, 12))
 
 
 def test_arguments_are_validated():
     x = torch.zeros(2, 3)
     obj = lambda z: z.sum(1)  # noqa: E731
-    with pytest.raises(ValueError, match="'p' = 3"):
-        pgd(obj, x, 0.1, 3, steps=1)
-    with pytest.raises(ValueError, match="'eps'"):
-        pgd(obj, x, -0.1, 2, steps=1)
-    with pytest.raises(ValueError, match="'steps'"):
-        pgd(obj, x, 0.1, 2, steps=-1)
-    with pytest.raises(ValueError, match="'restarts'"):
-        pgd(obj, x, 0.1, 2, steps=1, restarts=0)
+    with pytest.raises(ValueError, match="'attack'"):
+        pgd(obj, x, 0.1)
+    with pytest.raises(ValueError, match="'attack'"):
+        fgm(obj, x, {"eps": 0.1})
     with pytest.raises(ValueError, match="'q'"):
         output_deviation(lambda z: z, x, "two")
     with pytest.raises(ValueError, match="shape"):
-        pgd(lambda z: z, x, 0.1, 2, steps=1)
+        pgd(lambda z: z, x, Attack(0.1, 2, 2, 1))
+    with pytest.raises(ValueError, match="'generators'"):
+        pgd(obj, x, Attack(0.1, 2, 2, 1), generators=[gen(0)])
+    with pytest.raises(ValueError, match="exclusive"):
+        pgd(obj, x[None], Attack(0.1, 2, 2, 1), generator=gen(0), generators=[gen(0)])
+    with pytest.raises(ValueError, match="'start'"):
+        pgd(obj, x, Attack(0.1, 2, 2, 1, random_start=False), start=torch.zeros(3, 3))
+    with pytest.raises(ValueError, match="restarts"):
+        pgd(obj, x, Attack(0.1, 2, 2, 1, restarts=2), start=torch.zeros_like(x))
+
+
+# ---------------------------------------------------------------------------------------- groups and starts
+
+
+@pytest.mark.parametrize("p", PS)
+@pytest.mark.parametrize("random_start", [True, False])
+def test_groups_equal_one_call_per_group_bit_for_bit(p, random_start):
+    """x (G, B, d) with one generator per group = G calls on x[g] with those generators, to the last bit."""
+    G, B, d = 3, 5, 6
+    fs = [small_mlp(d, 3, seed) for seed in range(G)]
+    x = torch.randn(G, B, d, generator=gen(11), dtype=DT)
+    with torch.no_grad():
+        f0 = torch.stack([f(x[g]) for g, f in enumerate(fs)])
+
+    def grouped(xa):  # (G, B, d) -> (G, B): group g sees only its own network
+        return torch.stack([torch.linalg.vector_norm(f(xa[g]) - f0[g], ord=2, dim=-1) for g, f in enumerate(fs)])
+
+    attack = Attack(0.4, p, 2, 4, restarts=2, random_start=random_start)
+    eta, value = pgd(grouped, x, attack, generators=[gen(30 + g) for g in range(G)])
+    assert eta.shape == x.shape and value.shape == (G, B)
+    for g, f in enumerate(fs):
+        ref_eta, ref_value = pgd(output_deviation(f, x[g], 2), x[g], attack, generator=gen(30 + g))
+        assert torch.equal(eta[g], ref_eta) and torch.equal(value[g], ref_value)
+
+
+@pytest.mark.parametrize("p", PS)
+def test_start_is_used_without_random_draws_and_never_lost(p):
+    f = small_mlp(6, 3, 2)
+    x = torch.randn(7, 6, generator=gen(12), dtype=DT)
+    obj = output_deviation(f, x, INF)
+    attack = Attack(0.3, p, INF, 5, step_size=0.3, random_start=False)
+    start = attack.ball.project(0.3 * torch.randn(7, 6, generator=gen(13), dtype=DT))
+    with torch.no_grad():
+        start_value = obj(x + start)
+    g = gen(14)
+    state = g.get_state()
+    eta, value = pgd(obj, x, attack, generator=g, start=start)
+    assert torch.equal(g.get_state(), state)  # no random draw
+    assert (value >= start_value).all()  # the best iterate includes the start
+    assert (norms(eta, p) <= 0.3 * (1 + 1e-9)).all()
+    eta0, value0 = pgd(obj, x, replace(attack, steps=0), start=start)  # zero steps: the start itself
+    assert torch.equal(eta0, start) and torch.equal(value0, start_value)
+    # the start replaces the random one: the same result whatever random_start and the generator say
+    eta1, value1 = pgd(obj, x, replace(attack, random_start=True), generator=gen(99), start=start)
+    assert torch.equal(eta1, eta) and torch.equal(value1, value)

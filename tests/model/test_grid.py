@@ -9,7 +9,7 @@ import torch
 
 from mfat.model import attacks
 from mfat.experiments.trainability import cell_seed, depth_width_grid, jacobian_gain
-from mfat.model.grid import NetStack, pgd_stacked, train_grid
+from mfat.model.grid import NetStack, train_grid
 from mfat.model.networks import ReLULikeNet
 from mfat.runtime import make_generator
 from mfat.model.training import TrainConfig, train
@@ -71,17 +71,19 @@ def test_summaries_and_round_trip():
 
 
 @pytest.mark.parametrize("p", [math.inf, 2.0, 1.0])
-def test_pgd_stacked_matches_pgd_per_cell(p):
+def test_stacked_attack_matches_pgd_per_cell(p):
+    """The grid's attack: pgd on the stack with one generator per cell = pgd on each network with its generator."""
     nets = _nets()
     stack = NetStack(nets)
     X, _ = _data(8)
     Xg = torch.stack([X] * len(nets))
     with torch.no_grad():
         f0 = stack(Xg)
-    eta = pgd_stacked(lambda xa: torch.linalg.vector_norm(stack(xa) - f0, ord=math.inf, dim=-1), Xg, 0.3, p,
-                      steps=4, restarts=2, generators=[torch.Generator().manual_seed(i) for i in range(len(nets))])
+    attack = attacks.Attack(0.3, p, math.inf, 4, restarts=2)
+    eta, _ = attacks.pgd(lambda xa: torch.linalg.vector_norm(stack(xa) - f0, ord=math.inf, dim=-1), Xg, attack,
+                         generators=[torch.Generator().manual_seed(i) for i in range(len(nets))])
     for i, net in enumerate(nets):
-        ref, _ = attacks.pgd(attacks.output_deviation(net, X, math.inf), X, 0.3, p, steps=4, restarts=2,
+        ref, _ = attacks.pgd(attacks.output_deviation(net, X, math.inf), X, attack,
                              generator=torch.Generator().manual_seed(i))
         torch.testing.assert_close(eta[i], ref, rtol=1e-10, atol=1e-12)
 
@@ -91,8 +93,8 @@ CONFIGS = [
     TrainConfig(objective="standard", lr=0.1, steps=7, batch_size=40, record_every=2, eval_size=50),
     TrainConfig(objective="adv_only", lr=0.05, steps=5, batch_size=16, attack_steps=2, p=2.0, q=2.0, eps=0.5,
                 weight_decay=0.01, optimizer="momentum", record_every=1, eval_size=50),
-    TrainConfig(objective="madry", lr=0.05, steps=4, batch_size=24, attack_steps=2, optimizer="adam",
-                record_every=2, eval_size=50),
+    TrainConfig(objective="madry", lr=0.05, steps=5, batch_size=24, attack_steps=2, optimizer="adam",
+                record_every=4, record_first=2, eval_size=50),
 ]
 
 
@@ -109,7 +111,7 @@ def test_grid_cell_matches_training_train(config, residual):
     for i, net in enumerate(nets):
         ref = train(net, X, y, config, generator=torch.Generator().manual_seed(40 + i), progress=False)
         mine = table[table.cell == i].reset_index(drop=True)
-        assert (mine.L == net.spec.L).all()
+        assert (mine.L == net.spec.L).all() and list(mine.step) == sorted(config.recorded_steps)
         for c in cols:
             np.testing.assert_allclose(mine[c].to_numpy(), ref[c].to_numpy(), rtol=1e-9, atol=1e-11, err_msg=c)
         for a, b in zip(trained[i].W, net.W):

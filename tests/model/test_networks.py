@@ -7,7 +7,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mfat.model.networks import ReLULikeNet, relu_like
+from mfat.model.linearize import decompose
+from mfat.model.networks import (ReLULikeNet, apply_layer, layer_cotangent, layer_tangent, phi, phi_prime,
+                                 shortcut)
 from mfat.runtime import resolve_device
 
 
@@ -59,12 +61,12 @@ def test_same_seed_same_network_and_generator_is_used():
 
 @settings(max_examples=25, deadline=None)
 @given(z=st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=20), u=st.floats(0.1, 2), v=st.floats(-1, 1))
-def test_relu_like_is_positively_homogeneous_piecewise_linear(z, u, v):
+def test_phi_is_positively_homogeneous_piecewise_linear(z, u, v):
     t = torch.tensor(z, dtype=torch.float64)
-    out = relu_like(t, u, v)
+    out = phi(t, u, v)
     expected = torch.where(t >= 0, u * t, v * t)
     assert torch.equal(out, expected)
-    assert torch.allclose(relu_like(2.5 * t, u, v), 2.5 * out)
+    assert torch.allclose(phi(2.5 * t, u, v), 2.5 * out)
 
 
 @pytest.mark.parametrize("residual", [False, True])
@@ -88,3 +90,57 @@ def test_sigma_w2_per_layer():
     assert s.shape == (3,)
     assert torch.allclose(s, torch.tensor([float(w.detach().pow(2).sum() / 300) for w in net.W], dtype=torch.float64))
     assert torch.all((s - 2.0).abs() < 5 * 2.0 * math.sqrt(2 / 300**2))
+
+
+# ------------------------------------------------------------------------------------------ the layer rule
+RULES = [(False, 1.0, 0.0), (False, 1.0, 0.4), (True, 1.0, 0.0), (False, 0.7, -0.3), (True, 0.6, 0.2)]
+
+
+@pytest.mark.parametrize("residual, u, v", RULES)
+def test_forward_is_the_linearisation_at_its_own_slopes(residual, u, v):
+    """Oracle: f(x) = J(x) x + a(x), with J, a from the decomposition (the rule's cotangent walk)."""
+    net = ReLULikeNet(7, 20, 3, 4, 1.5, 0.3, u, v, residual, seed=4, dtype=torch.float64)
+    x = torch.randn(5, 7, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    J, a = decompose(net, x)
+    torch.testing.assert_close(torch.einsum("bkd,bd->bk", J, x) + a, net(x), rtol=1e-12, atol=1e-12)
+    h = x @ net.P_in.T
+    for layer, (z, h_next) in enumerate(net.hidden(x)):  # phi(z) = phi'(z) z, exactly
+        assert torch.equal(phi(z, u, v), phi_prime(z, u, v) * z)
+        assert torch.equal(h_next, shortcut(h, phi(z, u, v), net.P[layer] if residual else None))
+        h = h_next
+
+
+@pytest.mark.parametrize("residual, u, v", RULES)
+def test_tangent_and_cotangent_are_the_layer_jacobian_and_its_transpose(residual, u, v):
+    g = torch.Generator().manual_seed(5)
+    N, B = 9, 4
+    W, b = torch.randn(N, N, generator=g, dtype=torch.float64), torch.randn(N, generator=g, dtype=torch.float64)
+    P = torch.randn(N, N, generator=g, dtype=torch.float64) if residual else None
+    h = torch.randn(B, N, generator=g, dtype=torch.float64)
+    z, _ = apply_layer(h, W, b, u, v, P)
+    D = phi_prime(z, u, v)
+    jac = torch.stack([torch.autograd.functional.jacobian(lambda r: apply_layer(r, W, b, u, v, P)[1], h[i:i + 1])
+                       [0, :, 0] for i in range(B)])  # (B, N, N): d h' / d h
+    torch.testing.assert_close(layer_tangent(torch.eye(N, dtype=torch.float64).expand(B, N, N), W, D, P), jac)
+    R = torch.randn(B, N, generator=g, dtype=torch.float64)
+    RD, R_prev = layer_cotangent(R, W, D, P)
+    torch.testing.assert_close(R_prev, torch.einsum("bi,bij->bj", R, jac))
+    torch.testing.assert_close(RD, R * D)
+
+
+@pytest.mark.parametrize("u, v", [(1.0, 0.0), (1.0, 0.3), (0.5, -0.2)])
+def test_stacked_layer_equals_the_layer_of_each_network(u, v):
+    """The batched path (baddbmm / bmm, fused ReLU kernel) computes each network's layer, and the fused kernel
+    agrees with phi value for value."""
+    g = torch.Generator().manual_seed(6)
+    G, B, N = 3, 5, 8
+    h = torch.randn(G, B, N, generator=g, dtype=torch.float64)
+    W = torch.randn(G, N, N, generator=g, dtype=torch.float64)
+    b = torch.randn(G, N, generator=g, dtype=torch.float64)
+    P = torch.randn(G, N, N, generator=g, dtype=torch.float64)
+    z, out = apply_layer(h, W, b, u, v, P, fused=True)
+    for i in range(G):
+        zi, oi = apply_layer(h[i], W[i], b[i], u, v, P[i])
+        torch.testing.assert_close(z[i], zi, rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(out[i], oi, rtol=1e-13, atol=1e-13)
+    assert torch.equal(phi(z, u, v, fused=True), phi(z, u, v))

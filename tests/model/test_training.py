@@ -59,6 +59,15 @@ def test_config_normalises_norms_and_is_frozen():
         cfg.lr = 1.0  # frozen dataclass
 
 
+def test_config_builds_its_attack_once():
+    cfg = TrainConfig(eps=0.2, p="2", q=1, attack_steps=7, attack_restarts=3)
+    assert cfg.attack == attacks.Attack(0.2, 2.0, 1.0, 7, restarts=3) and cfg.attack is cfg.attack
+    assert cfg.attack.step_length == 2.5 * 0.2 / 7
+    assert TrainConfig(attack_step_size=0.01).attack.step_length == 0.01
+    assert "attack" not in cfg.as_dict()  # the flat fields stay the settings
+    assert TrainConfig(**{**cfg.as_dict(), "eps": 0.4}).attack.eps == 0.4
+
+
 def test_bad_train_arguments():
     X, y = _data()
     net = _net()
@@ -223,6 +232,5 @@ def test_eta_is_detached_and_attack_is_the_library_pgd():
     net = _net()
     cfg = _cfg(eps=0.3)
     out = batch_objective(net, X[:8], y[:8], cfg, generator=_gen(3))
-    _, value = attacks.pgd(attacks.output_deviation(net, X[:8], cfg.q), X[:8], cfg.eps, cfg.p,
-                           steps=cfg.attack_steps, restarts=1, generator=_gen(3))
+    _, value = attacks.pgd(attacks.output_deviation(net, X[:8], cfg.q), X[:8], cfg.attack, generator=_gen(3))
     assert float(out["L_adv"]) == pytest.approx(float(value.mean()), rel=1e-12)
