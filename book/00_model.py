@@ -195,7 +195,7 @@ z_ratio = per_network.mean()
 ctx.card.close("pre-activation variance at the last layer = sigma_w^2 q^(L-1) + sigma_b^2 (ratio)", 1.0,
                z_ratio, atol=stats.mean_tolerance(per_network.std(ddof=1), S.n_networks))
 mfat.chapter.glue("ch0_worst_z", float(max(worst.values())))
-mfat.chapter.glue("ch0_z_ratio", float(z_ratio))
+mfat.chapter.glue("ch0_z_ratio", float(z_ratio));
 
 # %% [markdown]
 # The largest deviation of any measured mean from the recursion was {glue:text}`ch0_worst_z:.2f`
