@@ -394,12 +394,12 @@ if np.any(np.isclose(S.eps_factors, authors_factor)):
 # %% [markdown]
 # ## Claims
 #
-# 1. $\Phi$: closed form vs Monte Carlo within 0.005 at every pair (our target; the Monte Carlo
+# 1. $\Phi$: closed form vs Monte Carlo within 0.005 at every pair (this book's target; the Monte Carlo
 #    standard error at `kernel_draws` units is at most $0.5/\sqrt{n}$).
 # 2. Lazy regime: the flipped-pattern fraction falls as $m^{-1/2}$ on the widths $m\ge$ `lazy_fit_min_m` (slope
 #    within four standard errors across seeds), and the relative error of {eq}`eq-lazy` falls with the width.
-# 3. Theorem A: mean $|\cos|\ge0.95$ at width `align_m` for every $T_f\ge$ `align_min_T` (our target).
-# 4. Shifted Gauss (a) at the defaults: perturbation accuracy $\ge0.9$ (our target), mean over seeds.
+# 3. Theorem A: mean $|\cos|\ge0.95$ at width `align_m` for every $T_f\ge$ `align_min_T` (this book's target).
+# 4. Shifted Gauss (a) at the defaults: perturbation accuracy $\ge0.9$ (this book's target), mean over seeds.
 # 5. Perturbation accuracy at $\epsilon=0$ is at chance: shifted Gauss (a), tolerance four binomial standard
 #    errors of the $N\times$`n_seeds` evaluations; (b), four standard errors of the seed mean (there $g$
 #    memorises random labels and its per-seed accuracy scatters).
