@@ -288,13 +288,13 @@ mfat.chapter.glue("ch1_corr_sq_paper", JOINT["paper"]["corr_sq"]);
 # inputs, and the mean-field covariance recursion (`mfat.theory.linear_map_input_correlation`: the
 # arc-cosine kernel and its derivative, with exact bivariate orthant moments) predicts how much.
 #
-# `rlm.input_set` builds the four inputs, `rlm.input_spec` the network ($d=784$) with its predicted variance
+# `rlm.input_set` builds the four inputs, `rlm.input_network` the network ($d=784$) with its predicted variance
 # and finite-width moments, and the measurement returns $J_{11}$ and $a_1$ at the four inputs of
 # {glue:text}`ch1_inputs_n` networks with their measured and mean-field correlation matrices.
 
 # %%
 INPUTS = rlm.input_set(S)
-NET_IN = rlm.input_spec(S)
+NET_IN = rlm.input_network(S)
 mfat.chapter.glue("ch1_inputs_n", S.inputs_n)
 inp = ctx.cached("inputs", lambda: rlm.inputs_measurement(S, INPUTS["x"], generator=ctx.generator(50)))
 

@@ -1,7 +1,7 @@
 """Chapter 6 measurements: perturbation learning with wide two-layer networks
 (Kumano, Kera, Yamasaki, NeurIPS 2024).
 
-- :func:`make_data`: the four data sets of the spec (Gaussian with random labels, shifted Gaussian,
+- :func:`make_data`: the four data sets of the paper (Gaussian with random labels, shifted Gaussian,
   MNIST 1 vs 2, Fashion-MNIST T-shirt vs ankle boot) with their evaluation inputs.
 - :func:`perturbation_learning`: train f, craft one perturbation per sample toward a random target,
   train a fresh g on the perturbations (scenario a) or the perturbed inputs (b), evaluate. Many
@@ -45,10 +45,10 @@ __all__ = ["DATASETS", "PLData", "Variant", "make_data", "perturbation_learning"
            "SUMMARY_METRICS"]
 
 DATASETS = ("gauss", "shifted_gauss", "mnist", "fmnist")
-#: image data sets: (mfat.data name, (class labelled +1, class labelled -1), pixel mean subtracted) [spec 4]
+#: image data sets: (mfat.data name, (class labelled +1, class labelled -1), pixel mean subtracted)
 IMAGE_SOURCES = {"mnist": ("mnist", (1, 2), 0.1307), "fmnist": ("fashion-mnist", (0, 9), 0.2860)}
 SWEEP_FACTORS = ("d", "m", "gamma", "N")
-#: the per-seed measurements of a perturbation-learning run (spec section 2.5) and the lazy predictions
+#: the per-seed measurements of a perturbation-learning run and the lazy predictions
 METRICS = ("standard_acc", "test_acc", "perturbation_acc", "agreement", "g_fit", "cosine", "lazy_perturbation_acc",
            "lazy_agreement")
 
@@ -93,7 +93,7 @@ def _gaussian(S: int, n: int, d: int, shift: float, random_labels: bool, generat
 
 def make_data(name: str, *, N: int, d: int = 100, n_eval: int = 1000, n_seeds: int = 1, shift: float = 0.3,
               generator: torch.Generator, dtype=torch.float32, device="cpu") -> PLData:
-    """One of the spec's four data sets (spec section 4).
+    """One of the paper's four data sets (as in the authors' code).
 
     - "gauss": x ~ N(0, I_d) with uniformly random labels (memorisation); evaluation: ``n_eval`` fresh draws.
     - "shifted_gauss": N/2 points from N(+shift 1, I_d) labelled +1, the rest from N(-shift 1, I_d) labelled -1.
@@ -155,7 +155,7 @@ def perturbation_learning(data: PLData, *, m: int, gamma: float = 0.0, variants:
                           steps: int, T_g_values=(), n_seeds: int = 1, optimizer: str = "gd", loss: str = "identity",
                           with_cosine: bool = False, generator: torch.Generator, dtype=torch.float32,
                           device="cpu") -> dict:
-    """The perturbation-learning pipeline of spec section 6, batched over seeds and variants.
+    """The perturbation-learning pipeline (Definition: perturbation learning), batched over seeds and variants.
 
     1. S = ``n_seeds`` networks f (width m, slope gamma) trained on D for the largest T_f of ``variants``
        (lr = T_f / steps), with snapshots at every variant's T_f.
@@ -263,7 +263,7 @@ def sweep_block(name: str, *, d: int, N: int, m: int, gamma: float, eps: dict, T
                 n_seeds: int, n_eval: int, eps_factors=(), time_fractions=(), factors: dict | None = None,
                 shift: float = 0.3, optimizer: str = "gd", loss: str = "identity", seed: int = 0,
                 dtype=torch.float32, device="cpu", progress=None) -> dict:
-    """All one-factor-at-a-time sweeps of one data set (spec section 5.1), around the defaults.
+    """All one-factor-at-a-time sweeps of one data set around its defaults.
 
     ``eps`` maps each scenario ("a", "b") to its default perturbation size; T_f = T_g = ``T`` by default.
     The base run (defaults) carries the eps sweep (``eps_factors`` times the default), the T_f sweep and the
@@ -408,7 +408,7 @@ def lazy_dynamics(data: PLData, *, widths, gamma: float = 0.0, T: float, steps: 
 @torch.no_grad()
 def decision_map(data: PLData, *, m: int, gamma: float = 0.0, eps: dict, T: float, steps: int, grid: int = 60,
                  margin: float = 0.15, generator: torch.Generator, dtype=torch.float64, device="cpu") -> dict:
-    """f, g (one per scenario), f-hat and g-hat on the plane of the two class means (spec section 5.3).
+    """f, g (one per scenario), f-hat and g-hat on the plane of the two class means.
 
     The plane is spanned by the orthonormalised class means (e1 = mean of the +1 inputs, normalised; e2 = the
     mean of the -1 inputs minus its e1 component, normalised) of seed 0's draw; z = s1 e1 + s2 e2 on a

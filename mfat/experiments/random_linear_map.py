@@ -56,7 +56,7 @@ __all__ = [
     "joint_measurement",
     "joint_summary",
     "input_set",
-    "input_spec",
+    "input_network",
     "inputs_measurement",
     "input_laws",
     "input_correlations",
@@ -372,7 +372,7 @@ def input_set(s) -> dict:
     return {"x": torch.cat([x_gauss, x_mnist]), "labels": labels, "mnist": x_mnist}
 
 
-def input_spec(s, N: int | None = None) -> dict:
+def input_network(s, N: int | None = None) -> dict:
     """The vanilla network of the MNIST-sized experiments at width N (default inputs_N): its NetworkSpec ``spec``,
     Theorem 4.1's ``var_J`` = omega^L / 784, and the exact finite-width moments ``fw``."""
     N = s.inputs_N if N is None else N
@@ -382,13 +382,13 @@ def input_spec(s, N: int | None = None) -> dict:
 
 
 def inputs_measurement(s, x: torch.Tensor, *, generator: torch.Generator) -> dict:
-    """:func:`input_independence` of inputs_n networks of :func:`input_spec` at the inputs x (m, 784)."""
-    return input_independence(input_spec(s)["spec"], x, s.inputs_n, generator=generator)
+    """:func:`input_independence` of inputs_n networks of :func:`input_network` at the inputs x (m, 784)."""
+    return input_independence(input_network(s)["spec"], x, s.inputs_n, generator=generator)
 
 
 def input_laws(inp: dict, s) -> list[dict]:
     """:func:`law_summary` of J_11 at each input of :func:`inputs_measurement` against Theorem 4.1."""
-    net = input_spec(s)
+    net = input_network(s)
     return [law_summary(inp["J"][:, j], net["var_J"], net["fw"]["kurt_J"][-1]) for j in range(inp["J"].shape[1])]
 
 
@@ -406,7 +406,7 @@ def input_correlations(inp: dict, pairs, n: int) -> list[dict]:
 def adversarial_measurement(s, x: torch.Tensor, *, generators: Generators) -> dict:
     """:func:`adversarial_inputs` at the digit x (784,) for each width N of adv_widths (k-th: generator 60 + k):
     l2 PGD with radius adv_eps sqrt(784) and adv_steps steps. Returns {N: the arrays of adversarial_inputs}."""
-    return {N: adversarial_inputs(input_spec(s, N)["spec"], x, s.adv_n, eps=s.adv_eps * math.sqrt(MNIST_D),
+    return {N: adversarial_inputs(input_network(s, N)["spec"], x, s.adv_n, eps=s.adv_eps * math.sqrt(MNIST_D),
                                   p=2, q=2, steps=s.adv_steps, generator=generators(60 + k))
             for k, N in enumerate(s.adv_widths)}
 
@@ -420,10 +420,10 @@ def adversarial_summary(adv_all: dict, s) -> tuple[list[dict], dict]:
     sqrt(kappa_J / 3), the relative spread of the row length across activation regions at width N. laws:
     {N: {"clean digit", "adversarial input": :func:`law_summary` of J_11}}.
     """
-    var_in = input_spec(s)["var_J"]
+    var_in = input_network(s)["var_J"]
     rows, laws = [], {}
     for N, res in adv_all.items():
-        kurt = input_spec(s, N)["fw"]["kurt_J"][-1]
+        kurt = input_network(s, N)["fw"]["kurt_J"][-1]
         row = res["row_ms"] / var_in  # mean square of the row J_1., per network: clean, adversarial
         diff = row[:, 1] - row[:, 0]
         rows.append(dict(N=N, flipped=float(res["flipped"].mean()), row_clean=float(row[:, 0].mean()),

@@ -118,8 +118,8 @@ def test_input_correlations_reads_the_pairs():
     assert c["tol"] == pytest.approx(stats.fisher_correlation_tolerance(0.3, 100))
 
 
-def test_input_spec_uses_mnist_dimension():
-    net = rlm.input_spec(settings(), N=12)
+def test_input_network_uses_mnist_dimension():
+    net = rlm.input_network(settings(), N=12)
     assert (net["spec"].d, net["spec"].N) == (rlm.MNIST_D, 12)
     assert net["var_J"] == pytest.approx(1 / rlm.MNIST_D)
 
@@ -138,7 +138,7 @@ def test_selection_summary_of_independent_entries():
 
 def test_adversarial_summary_rows():
     s = settings(adv_n=4)
-    var_in = rlm.input_spec(s)["var_J"]
+    var_in = rlm.input_network(s)["var_J"]
     row_ms = np.array([[1.0, 0.8], [1.2, 1.0], [0.8, 0.8], [1.0, 0.6]]) * var_in
     adv = {8: {"row_ms": row_ms, "flipped": np.array([0.1, 0.2, 0.3, 0.4]),
                "J": np.array([[0.01, -0.02], [-0.01, 0.02], [0.02, 0.01], [-0.03, -0.01]])}}
