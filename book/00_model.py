@@ -72,13 +72,17 @@ device = "auto"
 replay = False
 overrides = {}
 
+# %% [markdown]
+# The set-up: this run's settings, and the modules the page calls: `mfat.experiments.model` for the
+# measurement, the prediction and their comparison, `mfat.chapter.figures.model` for the figures.
+
 # %%
-import numpy as np
 import mfat
 import mfat.chapter
-from mfat import stats, theory
-from mfat.chapter import plotting
-from mfat.experiments.model import signal_propagation
+from mfat import stats
+from mfat.chapter.figures import model as figures
+from mfat.chapter.interactive import show
+from mfat.experiments import model as experiment
 from mfat.model.networks import ReLULikeNet
 
 ctx = mfat.chapter.start("00_model", profile, overrides, seed=seed, device=device, replay=replay,
@@ -127,51 +131,29 @@ except ValueError as err:
 # {cite:t}`yang2017meanfieldresnet` treat residual networks. A residual network of
 # {prf:ref}`def-relu-like` always has $\omega_r>1$. The same factor $\omega$ per layer drives the
 # Jacobian in the next chapter.
+#
+# **The measurement.** For every setting (three vanilla gains around the critical point, two residual
+# ones) we draw {glue:text}`ch0_n_networks` independent networks of width $N=$ {glue:text}`ch0_N` and depth
+# $L=$ {glue:text}`ch0_L`, push one fixed input with $q^{(0)} = 1$ through each, and record $q^{(l)}$ at every
+# layer together with the last layer's pre-activations. Each setting draws from its own seeded generator.
+# The prediction is the recursion {eq}`eq-signal-recursion` itself, run from $q^{(0)}=1$.
 
 # %%
-configs = [("vanilla", w, False) for w in S.vanilla_sigma_w2] + [("residual", w, True) for w in S.residual_sigma_w2]
+for name in ("n_networks", "N", "L"):
+    mfat.chapter.glue(f"ch0_{name}", getattr(S, name))
+predicted = experiment.signal_prediction(S)
+measured = ctx.cached("signal", lambda: experiment.signal_measurement(
+    S, generators=ctx.generator, device=ctx.device))
 
-
-def measure_all():
-    out = {}
-    for i, (kind, w, res) in enumerate(configs):
-        out[(kind, w)] = signal_propagation(S.d, S.N, S.L, w, S.sigma_b2, u=S.u, v=S.v, residual=res,
-                                            n_networks=S.n_networks, generator=ctx.generator(i), device=ctx.device)
-    return out
-
-
-measured = ctx.cached("signal", measure_all)
-predicted = {(kind, w): theory.signal_recursion(1.0, S.L, w, S.sigma_b2, S.u, S.v, res) for kind, w, res in configs}
-
-# %%
-fig, axes = plotting.figure(2, height=3.4)
-depth = np.arange(S.L + 1)
-for ax, kind in zip(axes[0], ("vanilla", "residual")):
-    for (k, w, res), color in zip(configs, plotting.colors()):
-        if k != kind:
-            continue
-        q = measured[(k, w)]["q"]
-        om = theory.omega(w, S.u, S.v, res)
-        plotting.theory_line(ax, depth, predicted[(k, w)], label=None)
-        plotting.measured(ax, depth, q.mean(0), yerr=2 * q.std(0, ddof=1) / np.sqrt(len(q)), color=color,
-                          label=f"$\\sigma_w^2$={w:g} ($\\omega$={om:.2f})")
-    ax.set_yscale("log")
-    ax.set(xlabel="layer $l$", ylabel="$q^{(l)} = \\|h^{(l)}\\|^2/N$", title=f"{kind} networks")
-    ax.legend(loc="best")
-fig.suptitle(f"Signal propagation, N={S.N}, {S.n_networks} networks per curve (dashed: recursion)");
+# %% tags=["hide-input"]
+figures.signal_propagation(measured, predicted, S);
 
 # %% [markdown]
 # The same data, one setting at a time (move the slider; the static figure above is the fallback for
 # readers without JavaScript):
 
-# %%
-from mfat.chapter.interactive import Series, show, slider_figure
-
-frames = {f"{kind} σ²_w={w:g}": [Series("recursion", depth, predicted[(kind, w)], "theory"),
-                                 Series("measured mean", depth, measured[(kind, w)]["q"].mean(0))]
-          for kind, w, _ in configs}
-show(slider_figure(frames, xlabel="layer l", ylabel="q^(l)", log_y=True, slider_label="setting: ",
-                   title="Signal propagation: recursion vs simulation"), "ch0-signal")
+# %% tags=["hide-input"]
+show(figures.signal_slider(measured, predicted, S), "ch0-signal")
 
 # %% [markdown]
 # The dashed lines are the recursion, the markers the mean over independent networks with two
@@ -182,46 +164,38 @@ show(slider_figure(frames, xlabel="layer l", ylabel="q^(l)", log_y=True, slider_
 #
 # The argument above rests on $z^{(l)}$ being Gaussian given the previous layer. Across random
 # networks, the last layer's pre-activations at the critical point follow
-# $\mathcal N(0, \sigma_w^2 q^{(L-1)} + \sigma_b^2)$:
+# $\mathcal N(0, \sigma_w^2 q^{(L-1)} + \sigma_b^2)$, with $q^{(L-1)}$ from the recursion:
 
 # %%
-w_crit = S.vanilla_sigma_w2[len(S.vanilla_sigma_w2) // 2]  # the middle (critical) vanilla setting
-crit = ("vanilla", w_crit)
-z_var = w_crit * predicted[crit][-2] + S.sigma_b2
+crit = experiment.critical_setting(S)
+z_var = crit[1] * predicted[crit][-2] + S.sigma_b2
 z = measured[crit]["z_last"]
-fig, axes = plotting.figure(1, height=3.0)
-plotting.density_histogram(axes[0, 0], z, z_var, label=f"$z^{{(L)}}$, {len(z)} values")
-axes[0, 0].set(xlabel="$z^{(L)}_i$", ylabel="density", title=f"vanilla, $\\sigma_w^2$={w_crit:g}, L={S.L}")
-axes[0, 0].legend()
+figures.preactivation_histogram(z, z_var, crit[1], S);
 
 # %% [markdown]
 # ## Claims
 #
 # For each setting and every layer, the measured mean of $q^{(l)}$ must match the recursion within
 # four standard errors of the mean over the $n$ networks (a tolerance that shrinks as
-# $1/\sqrt n$); the variance of the pre-activations must match within the sampling tolerance of a
-# variance ratio. Because the recursion holds for the mean at every width, there is no finite-width
+# $1/\sqrt n$). `experiment.recursion_fit` counts the deviation of every layer in standard errors, and
+# the worst layer is asserted. The variance of the pre-activations must match within the sampling
+# tolerance of a mean over networks: `experiment.preactivation_variance_ratio` gives one variance ratio
+# per network. Because the recursion holds for the mean at every width, there is no finite-width
 # allowance.
 
 # %%
 worst = {}
-for kind, w, res in configs:
-    q = measured[(kind, w)]["q"]
-    mean, se = q.mean(0), q.std(0, ddof=1) / np.sqrt(len(q))
-    z_scores = np.abs(mean - predicted[(kind, w)]) / np.maximum(se, 1e-300)
-    l_worst = int(np.argmax(z_scores[1:])) + 1
-    worst[(kind, w)] = z_scores[l_worst]
-    ctx.card.close(f"{kind} sigma_w^2={w:g}: E q^(l) follows the recursion (worst layer l={l_worst})",
-                   predicted[(kind, w)][l_worst], mean[l_worst], atol=stats.Z_DEFAULT * se[l_worst])
-
-# The N units of one network share that network's q^(L-1), so the independent samples are the
-# networks: compare the mean over networks of the per-network variance, within 4 standard errors.
-per_network = z.reshape(S.n_networks, -1).var(axis=1) / z_var
+for kind, w, res in experiment.signal_configs(S):
+    fit = experiment.recursion_fit(measured[(kind, w)]["q"], predicted[(kind, w)])
+    worst[(kind, w)] = fit["z_worst"]
+    ctx.card.close(f"{kind} sigma_w^2={w:g}: E q^(l) follows the recursion (worst layer l={fit['layer']})",
+                   fit["predicted"], fit["measured"], atol=stats.Z_DEFAULT * fit["se_worst"])
+per_network = experiment.preactivation_variance_ratio(z, S.n_networks, z_var)
 z_ratio = per_network.mean()
 ctx.card.close("pre-activation variance at the last layer = sigma_w^2 q^(L-1) + sigma_b^2 (ratio)", 1.0,
                z_ratio, atol=stats.mean_tolerance(per_network.std(ddof=1), S.n_networks))
 mfat.chapter.glue("ch0_worst_z", float(max(worst.values())))
-mfat.chapter.glue("ch0_z_ratio", float(z_ratio))
+mfat.chapter.glue("ch0_z_ratio", float(z_ratio));
 
 # %% [markdown]
 # The largest deviation of any measured mean from the recursion was {glue:text}`ch0_worst_z:.2f`

@@ -54,24 +54,27 @@ device = "auto"
 replay = False
 overrides = {}
 
+# %% [markdown]
+# The set-up: this run's settings, the numbers of them that the prose quotes, and the modules the page calls:
+# `mfat.experiments.random_linear_map` (imported as `rlm`) for the measurements and their analysis,
+# `mfat.chapter.figures.random_linear_map` for the figures.
+
 # %%
-import math
-
-import numpy as np
-import pandas as pd
-import torch
-from scipy import stats as sst
-
 import mfat
 import mfat.chapter
-from mfat import data, stats, theory
-from mfat.chapter import plotting
+from mfat import stats, theory
+from mfat.chapter.figures import random_linear_map as figures
+from mfat.chapter.interactive import show
 from mfat.experiments import random_linear_map as rlm
-from mfat.model.networks import NetworkSpec
 
 ctx = mfat.chapter.start("01_random_linear_map", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Theorem 4.1")
 S = ctx.settings
+for key, value in {"n": S.n_samples, "explicit_N": S.explicit_N, "explicit_n": S.explicit_n,
+                   "inputs_N": S.inputs_N, "adv_n": S.adv_n, "adv_width": S.adv_widths[0],
+                   "adv_steps": S.adv_steps, "adv_eps": S.adv_eps, "width_n": S.width_n,
+                   "depth_N": S.N, "depth_d": S.d, "speed_N": S.N}.items():
+    mfat.chapter.glue(f"ch1_{key}", value)
 mfat.chapter.settings.describe("01_random_linear_map")
 
 # %% [markdown]
@@ -120,59 +123,34 @@ mfat.chapter.settings.describe("01_random_linear_map")
 # | sampler | what it draws | cost per layer and sample |
 # |---|---|---|
 # | `mfat.laws.linear_map.sample_chain` | the Gram chain above | $O(1)$: two $2\times2$ Wishart draws |
-# | `mfat.laws.linear_map.sample_units` | spec section 9: $W(h, g, c)$ drawn as $N$ iid Gaussian rows | $O(N)$ |
+# | `mfat.laws.linear_map.sample_units` | $W(h, g, c)$ drawn as $N$ iid Gaussian rows | $O(N)$ |
 # | `mfat.laws.linear_map.sample_explicit` | real `ReLULikeNet` networks through `mfat.model.linearize.decompose` | $O(N^2)$ |
 #
 # All three are exact in law (float64, explicit generators); the tests check them against each other.
 # Figure 1 is drawn with the chain at the paper's width, the explicit networks at
 # $N=$ {glue:text}`ch1_explicit_N` check it.
+#
+# **The predictions.** For each of the three architectures of this page (vanilla ReLU at the critical point,
+# residual ReLU, leaky ReLU at its critical point) `rlm.predictions` evaluates {eq}`eq-thm41-law` and the
+# exact finite-width moments: the excess kurtosis of $J_{11}$ and $a_1$ (which set the sampling tolerance of
+# a variance) and $\mathrm{corr}(J^2, a^2)$, at the paper's width and at the width of the explicit networks.
 
 # %%
-ARCHS = {
-    "vanilla ReLU": dict(sigma_w2=S.sigma_w2, u=1.0, v=0.0, residual=False),
-    "residual ReLU": dict(sigma_w2=S.residual_sigma_w2, u=1.0, v=0.0, residual=True),
-    f"vanilla leaky ReLU (v={S.leaky_v:g})": dict(sigma_w2=S.leaky_sigma_w2, u=1.0, v=S.leaky_v, residual=False),
-}
+PRED = rlm.predictions(S)
+rlm.prediction_table(PRED, S)
 
-
-def spec_of(arch, **changes):
-    base = dict(d=S.d, N=S.N, K=S.K, L=S.L, sigma_b2=S.sigma_b2, **ARCHS[arch])
-    return NetworkSpec(**{**base, **changes})
-
-
-PRED = {}
-for arch in ARCHS:
-    s = spec_of(arch)
-    PRED[arch] = dict(omega=s.omega, var_J=theory.var_J(s.d, s.L, s.sigma_w2, s.u, s.v, s.residual),
-                      var_a=theory.var_a(s.L, s.sigma_w2, s.sigma_b2, s.u, s.v, s.residual),
-                      fw=theory.finite_width_moments(s.d, s.N, s.L, s.sigma_w2, s.sigma_b2, s.u, s.v, s.residual),
-                      fw_explicit=theory.finite_width_moments(s.d, S.explicit_N, s.L, s.sigma_w2, s.sigma_b2,
-                                                              s.u, s.v, s.residual))
-mfat.chapter.glue("ch1_explicit_N", S.explicit_N)
-pd.DataFrame([{"network": a, "omega": p["omega"], "Var J (theory)": p["var_J"], "Var a (theory)": p["var_a"],
-               f"excess kurtosis of J at N={S.N}": p["fw"]["kurt_J"][-1],
-               f"corr(J^2, a^2) at N={S.N}": p["fw"]["corr_sq"][-1]} for a, p in PRED.items()])
+# %% [markdown]
+# **The measurement.** For each architecture, {glue:text}`ch1_n` draws of $(J_{11}, a_1)$ from the chain at the
+# paper's width, as many from the chain at the explicit width $N=$ {glue:text}`ch1_explicit_N`, and
+# {glue:text}`ch1_explicit_n` explicit networks of that width evaluated at one fixed input; every draw has its
+# own seeded generator. `rlm.law_summaries` compares each sample with its Gaussian: the ratio of the sample
+# variance to the predicted one (the mean is zero exactly, so the ratio uses the mean square), the KS distance,
+# and their tolerances.
 
 # %%
-x_fixed = data.gaussian_inputs(1, S.d, seed=S.seed + 100, dtype=torch.float64)  # ||x|| = sqrt(d)
-
-
-def measure_fig1():
-    out = {}
-    for i, arch in enumerate(ARCHS):
-        out[arch] = {
-            "chain": rlm.chain_law(spec_of(arch), S.n_samples, generator=ctx.generator(10 + i)),
-            "chain_small": rlm.chain_law(spec_of(arch, N=S.explicit_N), S.n_samples, generator=ctx.generator(20 + i)),
-            "explicit": rlm.explicit_law(spec_of(arch, N=S.explicit_N), x_fixed, S.explicit_n,
-                                         generator=ctx.generator(30 + i)),
-        }
-    return out
-
-
-fig1 = ctx.cached("fig1", measure_fig1)
-LAW = {arch: {"J": rlm.law_summary(r["chain"]["J"], PRED[arch]["var_J"], PRED[arch]["fw"]["kurt_J"][-1]),
-              "a": rlm.law_summary(r["chain"]["a"], PRED[arch]["var_a"], PRED[arch]["fw"]["kurt_a"][-1])}
-       for arch, r in fig1.items()}
+x_fixed = rlm.fixed_input(S)  # (1, d), ||x|| = sqrt(d)
+fig1 = ctx.cached("fig1", lambda: rlm.fig1_measurement(S, x_fixed, generators=ctx.generator))
+LAW = rlm.law_summaries(fig1, PRED)
 
 # %% [markdown]
 # ## Figure 1: the law of $J_{11}$
@@ -181,37 +159,17 @@ LAW = {arch: {"J": rlm.law_summary(r["chain"]["J"], PRED[arch]["var_J"], PRED[ar
 # paper's size, at a fixed input with $\lVert x\rVert = \sqrt d$; the dashed curve is the density of
 # Theorem 4.1. The left panel is the paper's Fig. 1.
 
-# %%
-mfat.chapter.glue("ch1_n", S.n_samples)
-
-
-def law_figure(key, symbol):
-    fig, axes = plotting.figure(3, height=3.0)
-    for ax, (arch, r) in zip(axes[0], fig1.items()):
-        var = PRED[arch][f"var_{key}"]
-        plotting.density_histogram(ax, r["chain"][key], var, label=f"{S.n_samples} networks")
-        lw = LAW[arch][key]
-        ax.set_ylim(0, ax.get_ylim()[1] * 1.9)  # room for the legend and the numbers
-        ax.text(0.03, 0.78, f"var ratio {lw['ratio']:.3f}\nKS {lw['ks']:.3f}", transform=ax.transAxes,
-                ha="left", va="top", fontsize="x-small")
-        ax.set(xlabel=f"${symbol}(x)$", ylabel="density" if ax is axes[0, 0] else None,
-               title=f"{arch}\n$\\omega$={PRED[arch]['omega']:.3g}")
-        ax.legend(loc="upper left", fontsize="xx-small")
-    fig.suptitle(f"${symbol}$ over random networks, d={S.d}, N={S.N}, L={S.L}, "
-                 f"$\\sigma_b^2$={S.sigma_b2:g} (dashed: Theorem 4.1)")
-    return fig
-
-
-law_figure("J", "J_{11}");
+# %% tags=["hide-input"]
+figures.law(fig1, PRED, LAW, "J", "J_{11}", S);
 
 # %% [markdown]
 # The claims: the measured variance over the predicted one must be within the sampling tolerance
 # $4\sqrt{(2+\kappa)/(n-1)}$ (with the exact finite-width excess kurtosis $\kappa$), the KS distance
-# below the critical value at level $10^{-4}$, and, for the paper's setting, within the issue's
-# acceptance numbers: a variance ratio within 3% and a KS distance under 0.02.
+# below the critical value at level $10^{-4}$, and, for the paper's setting, within the reproduction
+# targets of Fig. 1: a variance ratio within 3% and a KS distance under 0.02.
 
 # %%
-for arch in ARCHS:
+for arch in PRED:
     lw = LAW[arch]["J"]
     ctx.card.close(f"{arch}: Var J_11 / (omega^L/d) = 1 (n={lw['n']}, N={S.N})", 1.0, lw["ratio"],
                    atol=lw["ratio_tol"])
@@ -224,7 +182,7 @@ mfat.chapter.glue("ch1_fig1_ratio", van["ratio"])
 mfat.chapter.glue("ch1_fig1_ks", van["ks"])
 mfat.chapter.glue("ch1_fig1_ratio_tol", van["ratio_tol"])
 mfat.chapter.glue("ch1_fig1_ks_tol", van["ks_tol"])
-mfat.chapter.glue("ch1_fig1_pop_ks", theory.scale_mixture_ks(PRED["vanilla ReLU"]["fw"]["kurt_J"][-1]))
+mfat.chapter.glue("ch1_fig1_pop_ks", theory.scale_mixture_ks(PRED["vanilla ReLU"]["fw"]["kurt_J"][-1]));
 
 # %% [markdown]
 # For the paper's setting the variance ratio is {glue:text}`ch1_fig1_ratio:.4f` (sampling tolerance
@@ -244,35 +202,24 @@ mfat.chapter.glue("ch1_fig1_pop_ks", theory.scale_mixture_ks(PRED["vanilla ReLU"
 # it is left to a GPU run (`--set explicit_N=5000 --set explicit_n=10000`).
 
 # %%
-mfat.chapter.glue("ch1_explicit_n", S.explicit_n)
-fig, axes = plotting.figure(3, height=3.0)
-probs = (np.arange(S.explicit_n) + 0.5) / S.explicit_n
-EXPL = {}
-for ax, (arch, r) in zip(axes[0], fig1.items()):
-    sd = math.sqrt(PRED[arch]["var_J"])
-    e, c = np.sort(r["explicit"]["J"]) / sd, np.quantile(r["chain_small"]["J"], probs) / sd
-    ks2 = float(sst.ks_2samp(r["explicit"]["J"], r["chain_small"]["J"]).statistic)
-    tol2 = stats.two_sample_ks_tolerance(S.explicit_n, S.n_samples)
-    EXPL[arch] = (ks2, tol2)
-    lim = float(max(abs(e).max(), abs(c).max()))
-    plotting.theory_line(ax, [-lim, lim], [-lim, lim], label="equal laws")
-    plotting.measured(ax, c, e, ms=3, label="quantiles")
-    ax.set(xlabel="chain quantile / sd", ylabel="explicit networks quantile / sd" if ax is axes[0, 0] else None,
-           title=f"{arch}\ntwo-sample KS {ks2:.3f}")
-fig.suptitle(f"$J_{{11}}$: {S.explicit_n} explicit networks vs the Gram chain, N={S.explicit_N}, L={S.L} "
-             "(dashed: equal laws)")
+EXPL = rlm.explicit_comparison(fig1, PRED, S)
 
-for arch, r in fig1.items():
-    ks2, tol2 = EXPL[arch]
+# %% tags=["hide-input"]
+figures.explicit_quantiles(fig1, PRED, EXPL, S);
+
+# %% [markdown]
+# The claims: the two-sample KS distance between the explicit networks and the chain stays below its critical
+# value at level $10^{-4}$, and the explicit networks alone reproduce both variances of {eq}`eq-thm41-law` at
+# their own width, within the tolerance set by the exact finite-width kurtosis there.
+
+# %%
+for arch, e in EXPL.items():
     ctx.card.at_most(f"{arch}: explicit networks and the chain have the same law of J_11 (two-sample KS, "
-                     f"N={S.explicit_N})", ks2, tol2)
-    kap = PRED[arch]["fw_explicit"]
-    lw = rlm.law_summary(r["explicit"]["J"], PRED[arch]["var_J"], kap["kurt_J"][-1])
-    ctx.card.close(f"{arch}: explicit networks: Var J_11 / (omega^L/d) = 1 at N={S.explicit_N}", 1.0, lw["ratio"],
-                   atol=lw["ratio_tol"])
-    la = rlm.law_summary(r["explicit"]["a"], PRED[arch]["var_a"], kap["kurt_a"][-1])
-    ctx.card.close(f"{arch}: explicit networks: Var a_1 ratio = 1 at N={S.explicit_N}", 1.0, la["ratio"],
-                   atol=la["ratio_tol"])
+                     f"N={S.explicit_N})", e["ks2"], e["ks2_tol"])
+    ctx.card.close(f"{arch}: explicit networks: Var J_11 / (omega^L/d) = 1 at N={S.explicit_N}", 1.0,
+                   e["J"]["ratio"], atol=e["J"]["ratio_tol"])
+    ctx.card.close(f"{arch}: explicit networks: Var a_1 ratio = 1 at N={S.explicit_N}", 1.0,
+                   e["a"]["ratio"], atol=e["a"]["ratio_tol"])
 
 # %% [markdown]
 # ## The law of $a(x)$
@@ -280,10 +227,12 @@ for arch, r in fig1.items():
 # The same layout for the bias part $a_1(x)$: its variance $\alpha\sigma_b^2\sum_k\omega^{k-1}$ is
 # {glue:text}`ch1_var_a_vanilla:.4f` for the paper's setting.
 
-# %%
+# %% tags=["hide-input"]
 mfat.chapter.glue("ch1_var_a_vanilla", PRED["vanilla ReLU"]["var_a"])
-law_figure("a", "a_1")
-for arch in ARCHS:
+figures.law(fig1, PRED, LAW, "a", "a_1", S);
+
+# %%
+for arch in PRED:
     la = LAW[arch]["a"]
     ctx.card.close(f"{arch}: Var a_1 / (alpha sigma_b^2 sum omega^(k-1)) = 1 (n={la['n']})", 1.0, la["ratio"],
                    atol=la["ratio_tol"])
@@ -299,39 +248,22 @@ for arch in ARCHS:
 # same network at width $N=4$, where $J$ and $a$ are still uncorrelated but visibly dependent: most
 # networks have an almost vanishing $J_{11}$ (the vertical ridge) while a few spread far out, so the
 # joint law is star-shaped instead of elliptical and the squares correlate.
+#
+# The narrow network is drawn by the chain, as often as Figure 1. `rlm.joint_summary` scales both entries to
+# unit theory variance and measures $\mathrm{corr}(J, a)$, with the tolerance of a zero correlation between
+# these heavy-tailed variables, and $\mathrm{corr}(J^2, a^2)$, with a standard error from batches, next to its
+# exact finite-width value.
 
 # %%
-NARROW = 4
+DRAWS = {"paper": fig1["vanilla ReLU"]["chain"],
+         "narrow": ctx.cached("joint", lambda: rlm.joint_measurement(S, generator=ctx.generator(40)))["narrow"]}
+JOINT = {label: rlm.joint_summary(DRAWS[label], N, S, PRED["vanilla ReLU"])
+         for label, N in (("paper", S.N), ("narrow", rlm.NARROW_WIDTH))}
 
+# %% tags=["hide-input"]
+figures.joint_law(DRAWS, JOINT, PRED["vanilla ReLU"], S);
 
-def measure_joint():
-    return {"narrow": rlm.chain_law(spec_of("vanilla ReLU", N=NARROW), S.n_samples, generator=ctx.generator(40))}
-
-
-joint = ctx.cached("joint", measure_joint)
-fig, axes = plotting.figure(2, height=3.3)
-JOINT = {}
-for ax, (label, r, N) in zip(axes[0], (("paper", fig1["vanilla ReLU"]["chain"], S.N),
-                                       ("narrow", joint["narrow"], NARROW))):
-    J, a = r["J"] / math.sqrt(PRED["vanilla ReLU"]["var_J"]), r["a"] / math.sqrt(PRED["vanilla ReLU"]["var_a"])
-    fw = theory.finite_width_moments(S.d, N, S.L, S.sigma_w2, S.sigma_b2)
-    rows = np.stack([J, a], 1)
-    sq = lambda s: float(np.corrcoef(s[:, 0] ** 2, s[:, 1] ** 2)[0, 1])  # noqa: E731
-    JOINT[label] = dict(N=N, corr=float(np.corrcoef(J, a)[0, 1]),
-                        corr_tol=stats.uncorrelated_tolerance(len(J), fw["kurt_J"][-1], fw["kurt_a"][-1],
-                                                              fw["corr_sq"][-1]),
-                        corr_sq=sq(rows), corr_sq_se=stats.batch_standard_error(rows, sq), pred_sq=fw["corr_sq"][-1])
-    lim = 4.5
-    ax.hexbin(np.clip(J, -lim, lim), np.clip(a, -lim, lim), gridsize=45, bins="log", cmap="Blues",
-              extent=(-lim, lim, -lim, lim))
-    ax.text(0.03, 0.97, f"corr(J, a) = {JOINT[label]['corr']:+.3f} (exact 0)\n"
-                        f"corr(J$^2$, a$^2$) = {JOINT[label]['corr_sq']:.3f} (exact {JOINT[label]['pred_sq']:.3f})",
-            transform=ax.transAxes, ha="left", va="top", fontsize="x-small",
-            bbox=dict(facecolor="white", alpha=0.8, lw=0))
-    ax.set(xlabel="$J_{11}$ / theory sd", ylabel="$a_1$ / theory sd" if label == "paper" else None,
-           title=f"N={N}" + (" (the paper's width)" if label == "paper" else ""))
-fig.suptitle(f"Joint law of $(J_{{11}}, a_1)$, vanilla ReLU, L={S.L}, {S.n_samples} networks (log colour scale)")
-
+# %%
 # claims at the paper's width; at N=4 the tails are too heavy for sample moments of order 4 (the width
 # sweep below tests the same formulas at every width where they are light)
 j = JOINT["paper"]
@@ -339,7 +271,7 @@ ctx.card.close(f"corr(J_11, a_1) = 0 at N={j['N']} (exact at every width)", 0.0,
 ctx.card.close(f"corr(J_11^2, a_1^2) equals its exact finite-width value at N={j['N']}", j["pred_sq"],
                j["corr_sq"], atol=stats.Z_DEFAULT * j["corr_sq_se"])
 mfat.chapter.glue("ch1_corr_sq_narrow", JOINT["narrow"]["corr_sq"])
-mfat.chapter.glue("ch1_corr_sq_paper", JOINT["paper"]["corr_sq"])
+mfat.chapter.glue("ch1_corr_sq_paper", JOINT["paper"]["corr_sq"]);
 
 # %% [markdown]
 # At $N=4$ the squares correlate at {glue:text}`ch1_corr_sq_narrow:.3f`; at the paper's width at
@@ -355,59 +287,37 @@ mfat.chapter.glue("ch1_corr_sq_paper", JOINT["paper"]["corr_sq"])
 # interchangeable *within* a network: $J(x)$ and $J(x')$ are correlated, the more so the closer the
 # inputs, and the mean-field covariance recursion (`mfat.theory.linear_map_input_correlation`: the
 # arc-cosine kernel and its derivative, with exact bivariate orthant moments) predicts how much.
+#
+# `rlm.input_set` builds the four inputs, `rlm.input_network` the network ($d=784$) with its predicted variance
+# and finite-width moments, and the measurement returns $J_{11}$ and $a_1$ at the four inputs of
+# {glue:text}`ch1_inputs_n` networks with their measured and mean-field correlation matrices.
 
 # %%
-D_MNIST = 784
-mfat.chapter.glue("ch1_inputs_N", S.inputs_N)
-x_gauss = data.gaussian_inputs(2, D_MNIST, seed=S.seed + 200, dtype=torch.float64)
-x_mnist, y_mnist = data.load("mnist", "train", n=2, scaling="sqrt_d", dtype=torch.float64)
-X_IN = torch.cat([x_gauss, x_mnist])
-IN_LABELS = ["Gaussian x", "Gaussian x'", f"MNIST digit {int(y_mnist[0])}", f"MNIST digit {int(y_mnist[1])}"]
-spec_in = NetworkSpec(D_MNIST, S.inputs_N, 1, S.L, S.sigma_w2, S.sigma_b2)
-var_in = theory.var_J(D_MNIST, S.L, S.sigma_w2)
-fw_in = theory.finite_width_moments(D_MNIST, S.inputs_N, S.L, S.sigma_w2, S.sigma_b2)
+INPUTS = rlm.input_set(S)
+NET_IN = rlm.input_network(S)
+mfat.chapter.glue("ch1_inputs_n", S.inputs_n)
+inp = ctx.cached("inputs", lambda: rlm.inputs_measurement(S, INPUTS["x"], generator=ctx.generator(50)))
 
+# %% tags=["hide-input"]
+figures.input_independence(inp, INPUTS["labels"], NET_IN["var_J"], S);
 
-def measure_inputs():
-    return rlm.input_independence(spec_in, X_IN, S.inputs_n, generator=ctx.generator(50))
-
-
-inp = ctx.cached("inputs", measure_inputs)
+# %% [markdown]
+# The claims: at each input the law of $J_{11}$ passes the variance and KS tests of Figure 1, and for three
+# pairs of inputs (the two Gaussian ones, the two digits, a Gaussian input and a digit) the correlations of
+# $J_{11}$ and of $a_1$ across networks match the mean-field recursion within four standard errors of
+# Fisher's $z$.
 
 # %%
-fig, axes = plotting.figure(3, height=3.2)
-ax = axes[0, 0]
-grid = np.linspace(-4, 4, 200)
-for j, (label, color) in enumerate(zip(IN_LABELS, plotting.colors())):
-    z = np.sort(inp["J"][:, j]) / math.sqrt(var_in)
-    ax.step(z, (np.arange(len(z)) + 1) / len(z), where="post", color=color, lw=1.2, label=label)
-plotting.theory_line(ax, grid, sst.norm.cdf(grid), label="Theorem 4.1")
-ax.set(xlim=(-4, 4), xlabel="$J_{11}(x)$ / theory sd", ylabel="empirical CDF", title="each input")
-ax.legend(loc="upper left", fontsize="x-small")
-for ax, (i, j) in zip(axes[0, 1:], ((0, 1), (2, 3))):
-    ax.scatter(inp["J"][:, i] / math.sqrt(var_in), inp["J"][:, j] / math.sqrt(var_in), s=3, alpha=0.35,
-               color=plotting.colors()[i])
-    cosine = inp["x_gram"][i, j] / math.sqrt(inp["x_gram"][i, i] * inp["x_gram"][j, j])
-    ax.text(0.03, 0.97, f"r = {inp['corr_J'][i, j]:.3f}\nmean field {inp['pred_corr_J'][i, j]:.3f}\n"
-                        f"input cosine {cosine:.2f}", transform=ax.transAxes, ha="left", va="top",
-            fontsize="x-small", bbox=dict(facecolor="white", alpha=0.8, lw=0))
-    ax.set(xlabel=f"$J_{{11}}$({IN_LABELS[i]}) / sd", ylabel=f"$J_{{11}}$({IN_LABELS[j]}) / sd",
-           title="two random inputs" if i == 0 else "two MNIST digits")
-fig.suptitle(f"Input independence, vanilla ReLU, d={D_MNIST}, N={S.inputs_N}, L={S.L}, {S.inputs_n} networks")
-
-for j, label in enumerate(IN_LABELS):
-    lw = rlm.law_summary(inp["J"][:, j], var_in, fw_in["kurt_J"][-1])
+LABELS = INPUTS["labels"]
+for label, lw in zip(LABELS, rlm.input_laws(inp, S)):
     ctx.card.close(f"input independence: Var J_11 ratio = 1 at {label}", 1.0, lw["ratio"], atol=lw["ratio_tol"])
     ctx.card.at_most(f"input independence: KS distance of J_11 at {label}", lw["ks"], lw["ks_tol"])
-for i, j in ((0, 1), (2, 3), (0, 2)):
-    r, pred = inp["corr_J"][i, j], inp["pred_corr_J"][i, j]
-    ctx.card.close(f"corr(J_11({IN_LABELS[i]}), J_11({IN_LABELS[j]})) = mean-field prediction", pred, r,
-                   atol=stats.fisher_correlation_tolerance(r, S.inputs_n))
-    ra, pa = inp["corr_a"][i, j], inp["pred_corr_a"][i, j]
-    ctx.card.close(f"corr(a_1({IN_LABELS[i]}), a_1({IN_LABELS[j]})) = mean-field prediction", pa, ra,
-                   atol=stats.fisher_correlation_tolerance(ra, S.inputs_n))
+for c in rlm.input_correlations(inp, ((0, 1), (2, 3), (0, 2)), S.inputs_n):
+    x1, x2 = LABELS[c["i"]], LABELS[c["j"]]
+    ctx.card.close(f"corr(J_11({x1}), J_11({x2})) = mean-field prediction", c["pred"], c["r"], atol=c["tol"])
+    ctx.card.close(f"corr(a_1({x1}), a_1({x2})) = mean-field prediction", c["pred_a"], c["r_a"], atol=c["tol_a"])
 mfat.chapter.glue("ch1_corr_gauss", inp["corr_J"][0, 1])
-mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3])
+mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3]);
 
 # %% [markdown]
 # One network's Jacobian at two independent random inputs correlates at
@@ -435,84 +345,45 @@ mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3])
 # construction its $J_{11}$ is not $\mathcal N(0,\omega^L/d)$: if $J_{11}(x)$, $J_{11}(x')$ are jointly
 # Gaussian with correlation $r$, then $\mathbb E\max(J^2, J'^2) = \frac{\omega^L}{d}\big(1 +
 # \frac2\pi\sqrt{1-r^2}\big)$.
+#
+# `rlm.adversarial_summary` reduces the attack to what the claims test: for each width, the law of $J_{11}$
+# at the clean digit and at the adversarial input, and the mean square of the row $J_{1\cdot}$ at both, with
+# their paired difference. `rlm.selection_summary` computes the selected entry's mean square and its
+# prediction from the mean-field correlation $r$ of the two Gaussian inputs.
 
 # %%
-mfat.chapter.glue("ch1_adv_n", S.adv_n)
-mfat.chapter.glue("ch1_adv_width", S.adv_widths[0])
-mfat.chapter.glue("ch1_adv_steps", S.adv_steps)
-mfat.chapter.glue("ch1_adv_eps", S.adv_eps)
+adv_all = ctx.cached("adversarial", lambda: rlm.adversarial_measurement(
+    S, INPUTS["mnist"][0], generators=ctx.generator))
+ADV_ROWS, ADV_LAWS = rlm.adversarial_summary(adv_all, S)
+SEL = rlm.selection_summary(inp["J"][:, :2], NET_IN["var_J"], inp["pred_corr_J"][0, 1])
 
+# %% tags=["hide-input"]
+figures.parameter_dependent_inputs(adv_all[S.adv_widths[0]], SEL, inp["J"][:, 0], NET_IN["var_J"],
+                                   S.adv_widths[0], S);
 
-def measure_adversarial():
-    return {N: rlm.adversarial_inputs(NetworkSpec(D_MNIST, N, 1, S.L, S.sigma_w2, S.sigma_b2), x_mnist[0], S.adv_n,
-                                      eps=S.adv_eps * math.sqrt(D_MNIST), p=2, q=2, steps=S.adv_steps,
-                                      generator=ctx.generator(60 + k))
-            for k, N in enumerate(S.adv_widths)}
-
-
-adv_all = ctx.cached("adversarial", measure_adversarial)
-N_adv = S.adv_widths[0]
-adv = adv_all[N_adv]
-sel = np.max(inp["J"][:, :2] ** 2, axis=1) / var_in
-r_gauss = inp["pred_corr_J"][0, 1]
-pred_sel = 1 + 2 / math.pi * math.sqrt(1 - r_gauss**2)
-
-fig, axes = plotting.figure(2, height=3.2)
-ax = axes[0, 0]
-for k, (label, color) in enumerate(zip(("clean digit", "adversarial"), plotting.colors())):
-    ax.hist(adv["J"][:, k] / math.sqrt(var_in), bins=30, density=True, histtype="step", lw=1.6, color=color,
-            label=f"{label} ({S.adv_n} networks)")
-plotting.theory_line(ax, grid, sst.norm.pdf(grid), label="Theorem 4.1")
-ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
-ax.set(xlabel="$J_{11}$ / theory sd", ylabel="density", title=f"PGD inputs, N={N_adv}")
-ax.legend(loc="upper left", fontsize="x-small")
-ax = axes[0, 1]
-ax.hist(sel, bins=60, density=True, alpha=0.55, color=plotting.colors()[2], label="larger of two inputs")
-ax.hist(inp["J"][:, 0] ** 2 / var_in, bins=60, density=True, histtype="step", color=plotting.colors()[0],
-        label="one fixed input")
-ax.axvline(pred_sel, color=plotting.THEORY, ls="--", label=f"predicted mean {pred_sel:.2f}")
-ax.axvline(sel.mean(), color=plotting.colors()[2], ls=":", label=f"measured mean {sel.mean():.2f}")
-ax.set(xlabel="$J_{11}^2$ / (theory variance)", xlim=(0, 8), ylabel="density", title="inputs selected by $|J_{11}|$")
-ax.legend(loc="upper right", fontsize="x-small")
-fig.suptitle("Inputs that depend on the parameters")
-
-ADV_ROWS = []
-for N, res in adv_all.items():
-    fw_adv = theory.finite_width_moments(D_MNIST, N, S.L, S.sigma_w2, S.sigma_b2)
-    row = res["row_ms"] / var_in  # mean square of the row J_1., per network: clean, adversarial
-    diff = row[:, 1] - row[:, 0]
-    ADV_ROWS.append(dict(N=N, flipped=float(res["flipped"].mean()), row_clean=float(row[:, 0].mean()),
-                         row_clean_se=float(row[:, 0].std(ddof=1) / math.sqrt(S.adv_n)),
-                         row_adv=float(row[:, 1].mean()), shift=float(diff.mean()),
-                         shift_se=float(diff.std(ddof=1) / math.sqrt(S.adv_n)),
-                         spread=math.sqrt(fw_adv["kurt_J"][-1] / 3)))
-    for k, label in enumerate(("clean digit", "adversarial input")):
-        lw = rlm.law_summary(res["J"][:, k], var_in, fw_adv["kurt_J"][-1])
+# %%
+for row in ADV_ROWS:
+    N = row["N"]
+    for label, lw in ADV_LAWS[N].items():
         ctx.card.close(f"{label}: Var J_11 ratio = 1 (explicit networks, N={N})", 1.0, lw["ratio"],
                        atol=lw["ratio_tol"])
         ctx.card.at_most(f"{label}: KS distance of J_11 (N={N})", lw["ks"], lw["ks_tol"])
-    a_ = ADV_ROWS[-1]
     ctx.card.close(f"clean digit: mean square of the row J_1. = omega^L/d (exact at every width, N={N})", 1.0,
-                   a_["row_clean"], atol=stats.Z_DEFAULT * a_["row_clean_se"])
+                   row["row_clean"], atol=stats.Z_DEFAULT * row["row_clean_se"])
     ctx.card.at_most(f"adversarial input: |shift of the row mean square| is within the finite-width spread "
-                     f"sqrt(kappa_J/3) of |J_1.|^2 across regions (N={N})", abs(a_["shift"]), a_["spread"],
-                     note=f"measured shift {a_['shift']:+.3f} +- {a_['shift_se']:.3f} (1 se)")
-ctx.card.close("selected input: E max(J^2, J'^2) / (omega^L/d) = 1 + (2/pi) sqrt(1 - r^2)", pred_sel, sel.mean(),
-               atol=stats.mean_tolerance(sel.std(ddof=1), len(sel)))
+                     f"sqrt(kappa_J/3) of |J_1.|^2 across regions (N={N})", abs(row["shift"]), row["spread"],
+                     note=f"measured shift {row['shift']:+.3f} +- {row['shift_se']:.3f} (1 se)")
+ctx.card.close("selected input: E max(J^2, J'^2) / (omega^L/d) = 1 + (2/pi) sqrt(1 - r^2)", SEL["predicted"],
+               SEL["mean"], atol=SEL["tol"])
 for key, value in ADV_ROWS[0].items():
     mfat.chapter.glue(f"ch1_adv_{key}", value)
-if len(ADV_ROWS) > 1:
-    trend = "; ".join(f"{r['shift']:+.3f} ± {r['shift_se']:.3f} at N={r['N']}" for r in ADV_ROWS)
-    trend = f"Across the widths of this run the shift was {trend} (one standard error)."
-else:
-    trend = "The full profile repeats the attack on wider networks to show how the shift changes with N."
-mfat.chapter.glue("ch1_adv_trend", trend)
-mfat.chapter.glue("ch1_sel_mean", float(sel.mean()))
-mfat.chapter.glue("ch1_sel_pred", pred_sel)
-pd.DataFrame(ADV_ROWS).rename(columns={
-    "N": "width N", "flipped": "slopes flipped", "row_clean": "row mean square, clean", "row_clean_se": "se clean",
-    "row_adv": "row mean square, adversarial", "shift": "paired shift", "shift_se": "se shift",
-    "spread": "spread sqrt(kappa_J/3)"})
+trend = "; ".join(f"{r['shift']:+.3f} ± {r['shift_se']:.3f} at N={r['N']}" for r in ADV_ROWS)
+mfat.chapter.glue("ch1_adv_trend", f"Across the widths of this run the shift was {trend} (one standard error)."
+                  if len(ADV_ROWS) > 1 else
+                  "The full profile repeats the attack on wider networks to show how the shift changes with N.")
+mfat.chapter.glue("ch1_sel_mean", SEL["mean"])
+mfat.chapter.glue("ch1_sel_pred", SEL["predicted"])
+rlm.adversarial_table(ADV_ROWS)
 
 # %% [markdown]
 # At $N=$ {glue:text}`ch1_adv_width` the attack flipped the slope of {glue:text}`ch1_adv_flipped:.1%` of the
@@ -532,88 +403,35 @@ pd.DataFrame(ADV_ROWS).rename(columns={
 #
 # ## Finite width: the approach to the mean-field limit
 #
-# The chain makes the whole range of widths cheap. For each $N$, {glue:text}`ch1_width_n` networks at
-# the paper's $d$, $L$, $\sigma_w^2$, $\sigma_b^2$ (vanilla ReLU):
+# The chain makes the whole range of widths cheap. For each $N$ it draws $(J_{11}, a_1)$ of
+# {glue:text}`ch1_width_n` networks at the paper's $d$, $L$, $\sigma_w^2$, $\sigma_b^2$ (vanilla ReLU), and
+# `rlm.width_sweep` returns the variance ratios, the KS distance, the excess kurtosis and the two
+# correlations, each next to its exact value. `rlm.width_worst` picks, for each claim, the width where the
+# measurement is farthest from the exact value in units of its tolerance.
 
 # %%
-mfat.chapter.glue("ch1_width_n", S.width_n)
+ws = ctx.cached("width", lambda: rlm.width_sweep(rlm.arch_spec(S, "vanilla ReLU"), S.widths, S.width_n,
+                                                 generator=ctx.generator(70)))
+WW = rlm.width_worst(ws, S.width_n)
 
+# %% tags=["hide-input"]
+figures.finite_width(ws, WW, S);
 
-def measure_width():
-    return rlm.width_sweep(spec_of("vanilla ReLU"), S.widths, S.width_n, generator=ctx.generator(70))
-
-
-ws = ctx.cached("width", measure_width)
-Ns = ws["widths"]
-ratio_tol = np.array([stats.variance_ratio_tolerance(S.width_n, excess_kurtosis=k) for k in ws["pred_kurt_J"]])
-# Sample moments of order 4 and more are trustworthy only for light tails: compare them where kappa_J <= 1.
-light = ws["pred_kurt_J"] <= 1.0
-fine = np.unique(np.geomspace(Ns.min(), Ns.max(), 160).astype(int))
-kurt_fine = np.array([theory.jacobian_excess_kurtosis(int(n), S.L, S.sigma_w2) for n in fine])
-fig, axes = plotting.figure(2, 2, height=2.9)
-ax = axes[0, 0]
-plotting.theory_line(ax, Ns, np.ones_like(Ns), label="exact at every N")
-plotting.measured(ax, Ns, ws["ratio_J"], yerr=ratio_tol / stats.Z_DEFAULT, label="Var $J_{11}$ ratio (1 se)")
-plotting.measured(ax, Ns, ws["ratio_a"], label="Var $a_1$ ratio", marker="s", color=plotting.colors()[1])
-ax.set(xscale="log", ylim=(0.85, 1.15), xlabel="width N", ylabel="measured / Theorem 4.1",
-       title="variance: exact at every width")
-ax.legend(fontsize="xx-small", loc="lower right")
-ax = axes[0, 1]
-plotting.theory_line(ax, fine, kurt_fine, label="exact $3[(1+2/N)(1+5/N)^L-1]$")
-plotting.measured(ax, Ns[light], ws["kurt_J"][light], yerr=ws["kurt_J_se"][light], label="measured (1 se)")
-heavy = ~light
-plotting.measured(ax, Ns[heavy], ws["kurt_J"][heavy], mfc="none", mec=plotting.colors()[0],
-                  color=plotting.colors()[0], label="measured, heavy tails (biased low)")
-ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="excess kurtosis of $J_{11}$", title="Gaussianity")
-ax.legend(fontsize="xx-small", loc="upper right")
-ax = axes[1, 0]
-floor = math.sqrt(math.pi / 2) * math.log(2) / math.sqrt(S.width_n)  # E[KS] for exact Gaussian samples
-first = kurt_fine <= 2.0
-plotting.theory_line(ax, fine[first], [theory.scale_mixture_ks(k) for k in kurt_fine[first]],
-                     label="first order in 1/N")
-ax.axhline(floor, color="grey", ls=":", label=f"sampling noise, n={S.width_n}")
-ax.axhline(stats.ks_tolerance(S.width_n), color="grey", ls="-.", lw=1, label="critical value ($10^{-4}$)")
-plotting.measured(ax, Ns, ws["ks_J"], label="measured")
-ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="KS distance to N(0, $\\omega^L/d$)",
-       title="distance to the Gaussian")
-ax.legend(fontsize="xx-small", loc="lower left")
-ax = axes[1, 1]
-plotting.theory_line(ax, Ns, ws["pred_corr_sq"], label="exact corr($J^2$, $a^2$)")
-plotting.measured(ax, Ns[light], ws["corr_sq"][light], yerr=ws["corr_sq_se"][light], label="corr($J^2$, $a^2$) (1 se)")
-plotting.measured(ax, Ns[heavy], ws["corr_sq"][heavy], mfc="none", mec=plotting.colors()[0],
-                  color=plotting.colors()[0], label="corr($J^2$, $a^2$), heavy tails")
-plotting.measured(ax, Ns, ws["corr_Ja"], label="corr($J$, $a$)", marker="s", color=plotting.colors()[1])
-ax.axhline(0, color="grey", lw=0.8)
-ax.set(xscale="log", ylim=(-0.25, 0.55), xlabel="width N", ylabel="correlation", title="independence")
-ax.legend(fontsize="xx-small", loc="upper right", ncol=2)
-fig.suptitle(f"Finite width, vanilla ReLU, d={S.d}, L={S.L}, {S.width_n} networks per width")
-
-zr = np.abs(ws["ratio_J"] - 1) / (ratio_tol / stats.Z_DEFAULT)
-i_r = int(np.argmax(zr))
-ctx.card.close(f"finite width: Var J_11 exact at every width (worst N={int(Ns[i_r])})", 1.0, ws["ratio_J"][i_r],
-               atol=ratio_tol[i_r])
-Nl = Ns[light]
-zk = np.abs(ws["kurt_J"] - ws["pred_kurt_J"])[light] / ws["kurt_J_se"][light]
-i_k = int(np.flatnonzero(light)[np.argmax(zk)])
-ctx.card.close(f"finite width: excess kurtosis of J_11 = 3[(1+2/N)(1+5/N)^L-1] (N={int(Nl[0])}..{int(Nl[-1])}, "
-               f"worst N={int(Ns[i_k])})", ws["pred_kurt_J"][i_k], ws["kurt_J"][i_k],
-               atol=stats.Z_DEFAULT * ws["kurt_J_se"][i_k])
-zs = np.abs(ws["corr_sq"] - ws["pred_corr_sq"])[light] / ws["corr_sq_se"][light]
-i_s = int(np.flatnonzero(light)[np.argmax(zs)])
-ctx.card.close(f"finite width: corr(J^2, a^2) exact (N={int(Nl[0])}..{int(Nl[-1])}, worst N={int(Ns[i_s])})",
-               ws["pred_corr_sq"][i_s], ws["corr_sq"][i_s], atol=stats.Z_DEFAULT * ws["corr_sq_se"][i_s])
-zc = [abs(ws["corr_Ja"][i]) / stats.uncorrelated_tolerance(S.width_n, ws["pred_kurt_J"][i], ws["pred_kurt_a"][i],
-                                                              ws["pred_corr_sq"][i]) for i in np.flatnonzero(light)]
-i_c = int(np.flatnonzero(light)[np.argmax(zc)])
-ctx.card.close(f"finite width: corr(J, a) = 0 (N={int(Nl[0])}..{int(Nl[-1])}, worst N={int(Ns[i_c])})", 0.0,
-               ws["corr_Ja"][i_c], atol=stats.uncorrelated_tolerance(S.width_n, ws["pred_kurt_J"][i_c],
-                                                                     ws["pred_kurt_a"][i_c], ws["pred_corr_sq"][i_c]))
+# %%
+Ns, Nl = ws["widths"], ws["widths"][WW["light"]]
+light = f"N={int(Nl[0])}..{int(Nl[-1])}, "
+for key, text in (("ratio", "Var J_11 exact at every width ("),
+                  ("kurt", f"excess kurtosis of J_11 = 3[(1+2/N)(1+5/N)^L-1] ({light}"),
+                  ("corr_sq", f"corr(J^2, a^2) exact ({light}"), ("corr", f"corr(J, a) = 0 ({light}")):
+    c = WW[key]
+    ctx.card.close(f"finite width: {text}worst N={int(Ns[c['index']])})", c["predicted"], c["measured"],
+                   atol=c["atol"])
 ctx.card.at_least(f"finite width: Gaussianity rejected at N={int(Ns[0])} (KS above the critical value)",
                   ws["ks_J"][0], stats.ks_tolerance(S.width_n))
 ctx.card.at_most(f"finite width: KS within sampling noise at N={int(Ns[-1])}", ws["ks_J"][-1],
                  stats.ks_tolerance(S.width_n))
 mfat.chapter.glue("ch1_light_N", int(Nl[0]))
-mfat.chapter.glue("ch1_kurt_paper", theory.jacobian_excess_kurtosis(S.N, S.L, S.sigma_w2))
+mfat.chapter.glue("ch1_kurt_paper", theory.jacobian_excess_kurtosis(S.N, S.L, S.sigma_w2));
 
 # %% [markdown]
 # Top left: the variance ratio sits at 1 at *every* width, as derived. What the width controls is the
@@ -630,41 +448,21 @@ mfat.chapter.glue("ch1_kurt_paper", theory.jacobian_excess_kurtosis(S.N, S.L, S.
 #
 # With the chain's `all_depths` option one pass gives every depth $1..L$ (each read out by its own
 # $P_{out}$). Width $N=$ {glue:text}`ch1_depth_N`, $d=$ {glue:text}`ch1_depth_d`, vanilla ReLU with
-# $\omega = \sigma_w^2/2$ below, at and above 1:
+# $\omega = \sigma_w^2/2$ below, at and above 1. One chain per $\sigma_w^2$ measures both variances at every
+# depth; the claim takes, per setting and per entry, the depth where the variance ratio is farthest from 1 in
+# units of its tolerance (`rlm.depth_worst`).
 
 # %%
-mfat.chapter.glue("ch1_depth_N", S.N)
-mfat.chapter.glue("ch1_depth_d", S.d)
+dp = ctx.cached("depth", lambda: rlm.depth_sweep(rlm.arch_spec(S, "vanilla ReLU", L=S.depth_L),
+                                                 S.depth_sigma_w2, S.depth_n, generator=ctx.generator(80)))
 
+# %% tags=["hide-input"]
+figures.depth(dp, S);
 
-def measure_depth():
-    return rlm.depth_sweep(spec_of("vanilla ReLU", L=S.depth_L), S.depth_sigma_w2, S.depth_n,
-                           generator=ctx.generator(80))
-
-
-dp = ctx.cached("depth", measure_depth)
-depth = np.arange(1, S.depth_L + 1)
-fig, axes = plotting.figure(2, height=3.2)
-for i, (w, color) in enumerate(zip(dp["sigma_w2"], plotting.colors())):
-    om = theory.omega(w)
-    plotting.theory_line(axes[0, 0], depth, dp["pred_var_J"][i] * S.d, label=None)
-    plotting.measured(axes[0, 0], depth, dp["var_J"][i] * S.d, color=color, ms=4,
-                      label=f"$\\sigma_w^2$={w:g} ($\\omega$={om:.2f})")
-    plotting.theory_line(axes[0, 1], depth, dp["pred_var_a"][i], label=None)
-    plotting.measured(axes[0, 1], depth, dp["var_a"][i], color=color, ms=4, label=f"$\\omega$={om:.2f}")
-axes[0, 0].set(yscale="log", xlabel="depth L", ylabel="$d\\cdot$Var $J_{11}$", title="Var J = $\\omega^L/d$")
-axes[0, 1].set(yscale="log", xlabel="depth L", ylabel="Var $a_1$",
-               title="Var a = $\\alpha\\sigma_b^2\\sum_k\\omega^{k-1}$")
-axes[0, 0].legend(fontsize="x-small", loc="lower left")
-fig.suptitle(f"Depth, vanilla ReLU, N={S.N}, {S.depth_n} networks per curve (dashed: Theorem 4.1)")
-
-for i, w in enumerate(dp["sigma_w2"]):
-    for key, kk in (("J", "kurt_J"), ("a", "kurt_a")):
-        tol = np.array([stats.variance_ratio_tolerance(S.depth_n, excess_kurtosis=k) for k in dp[kk][i]])
-        ratio = dp[f"var_{key}"][i] / dp[f"pred_var_{key}"][i]
-        l = int(np.argmax(np.abs(ratio - 1) / tol))
-        ctx.card.close(f"depth sweep sigma_w^2={w:g}: Var {key} ratio = 1 at every depth (worst L={l + 1})", 1.0,
-                       ratio[l], atol=tol[l])
+# %%
+for c in rlm.depth_worst(dp, S.depth_n):
+    ctx.card.close(f"depth sweep sigma_w^2={c['sigma_w2']:g}: Var {c['key']} ratio = 1 at every depth "
+                   f"(worst L={c['depth']})", 1.0, c["ratio"], atol=c["atol"])
 
 # %% [markdown]
 # The prediction of {prf:ref}`thm-random-linear-map` for other gains, one setting at a time: the dashed
@@ -673,48 +471,29 @@ for i, w in enumerate(dp["sigma_w2"]):
 # other settings show the prediction only. The static figure above is the fallback for readers without
 # JavaScript.
 
-# %%
-from mfat.chapter.interactive import Series, show, slider_figure
-
+# %% tags=["hide-input"]
 mfat.chapter.glue("ch1_depth_grid", "{" + ", ".join(f"{w:g}" for w in dp["sigma_w2"]) + "}")
-slider_settings = ([("vanilla", w) for w in sorted({1.6, 1.8, 2.0, 2.2, 2.4, *map(float, dp["sigma_w2"])})]
-                   + [("residual", w) for w in (0.2, 0.5, 1.0, 2.0)])
-frames = {}
-for kind, w in slider_settings:
-    res = kind == "residual"
-    om = theory.omega(w, residual=res)
-    pred = [theory.var_J(S.d, int(L), w, residual=res) for L in depth]
-    hit = [i for i, w_m in enumerate(dp["sigma_w2"]) if not res and abs(float(w_m) - w) < 1e-12]
-    mx, my = (depth, dp["var_J"][hit[0]]) if hit else (np.array([]), np.array([]))
-    frames[f"{kind} σ²_w={w:g} (ω={om:.2f})"] = [Series("ω^L/d (Theorem 4.1)", depth, pred, "theory"),
-                                                  Series("measured (depth sweep)", mx, my)]
-show(slider_figure(frames, xlabel="depth L", ylabel="Var J_11", log_y=True, slider_label="setting: ",
-                   title=f"Var J_11 = ω^L/d against depth (d={S.d})"), "ch1-var-j-depth")
+show(figures.depth_slider(dp, S), "ch1-var-j-depth")
 
+# %% [markdown]
+# **Sampler speeds.** Every measurement above stores its own wall time. The chain's rate comes from Figure 1,
+# the explicit networks' from their check; the unit-level sampler is timed on its own, on
+# {glue:text}`ch1_speed_n_units` networks of the paper's width at the fixed input.
 
 # %%
-def measure_speed():
-    spec = spec_of("vanilla ReLU")
-    n = 40  # 40 networks at the paper's width: about a second on one CPU core
-    u = rlm.units_law(spec, x_fixed, n, generator=ctx.generator(90))
-    return {"units_per_s": n / u["seconds"]}
-
-
-speed = ctx.cached("speed", measure_speed)
-chain_per_s = S.n_samples / fig1["vanilla ReLU"]["chain"]["seconds"]
-mfat.chapter.glue("ch1_speed_chain", chain_per_s)
-mfat.chapter.glue("ch1_speed_N", S.N)
-mfat.chapter.glue("ch1_speed_units", speed["units_per_s"])
-mfat.chapter.glue("ch1_speed_ratio", chain_per_s / speed["units_per_s"])
-mfat.chapter.glue("ch1_speed_explicit", S.explicit_n / fig1["vanilla ReLU"]["explicit"]["seconds"])
-print(f"chain {chain_per_s:,.0f}/s, units {speed['units_per_s']:.1f}/s at N={S.N}; "
-      f"explicit {S.explicit_n / fig1['vanilla ReLU']['explicit']['seconds']:.1f}/s at N={S.explicit_N}")
+mfat.chapter.glue("ch1_speed_n_units", rlm.SPEED_NETWORKS)
+speed = ctx.cached("speed", lambda: rlm.speed_measurement(S, x_fixed, generator=ctx.generator(90)))
+SPEED = rlm.sampler_speeds(fig1, speed, S)
+for key, value in SPEED.items():
+    mfat.chapter.glue(f"ch1_speed_{key}", value)
+print(f"chain {SPEED['chain']:,.0f}/s, units {SPEED['units']:.1f}/s at N={S.N}; "
+      f"explicit {SPEED['explicit']:.1f}/s at N={S.explicit_N}")
 
 # %% [markdown]
 # ## Summary
 #
 # - Figure 1 at the paper's setting: variance ratio {glue:text}`ch1_fig1_ratio:.4f`, KS distance
-#   {glue:text}`ch1_fig1_ks:.4f` (acceptance: within 3% and under 0.02).
+#   {glue:text}`ch1_fig1_ks:.4f` (targets: within 3% and under 0.02).
 # - The variances of Theorem 4.1, and the input independence of the law of $(J(x), a(x))$ for inputs
 #   chosen independently of the weights, are exact at every width; Gaussianity and the independence of
 #   $J$ and $a$ are what the mean-field limit adds, at rates given in closed form.

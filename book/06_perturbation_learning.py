@@ -84,27 +84,25 @@ device = "auto"
 replay = False
 overrides = {}
 
-# %%
-import math
+# %% [markdown]
+# The set-up: this run's settings, and the modules the page calls: `mfat.experiments.perturbation_learning`
+# (imported as `pl`) for the measurements and their analysis, `mfat.chapter.figures.perturbation_learning`
+# for the figures. The data sets are taken in the order shifted Gauss, Gauss, MNIST, Fashion-MNIST; that
+# order fixes the seeds of their runs.
 
+# %%
 import numpy as np
-import torch
 
 import mfat
 import mfat.chapter
-from mfat import stats, theory
-from mfat.chapter import plotting
+from mfat import stats
+from mfat.chapter.figures import perturbation_learning as figures
+from mfat.companions.two_layer import TwoLayerNets
 from mfat.experiments import perturbation_learning as pl
-from mfat.companions.perturbation import kernel_matrix
-from mfat.companions.two_layer import TwoLayerNets, kernel_monte_carlo
 
 ctx = mfat.chapter.start("06_perturbation_learning", profile, overrides, seed=seed, device=device, replay=replay,
                          theorem="Kumano et al. 2024 (reconstructed Theorems A, B)")
 S = ctx.settings
-DTYPE = {"float32": torch.float32, "float64": torch.float64}[S.dtype]
-DATASETS = ("shifted_gauss", "gauss", "mnist", "fmnist")
-LABEL = {"shifted_gauss": "shifted Gauss", "gauss": "Gauss (random labels)", "mnist": "MNIST 1 vs 2",
-         "fmnist": "Fashion-MNIST T-shirt vs boot"}
 mfat.chapter.settings.describe("06_perturbation_learning")
 
 # %% [markdown]
@@ -142,45 +140,21 @@ except ValueError as err:
 # For ReLU this is the order-0 arc-cosine kernel with a bias; $\Phi(z,z) = (1+\gamma^2)/2$, and $\Phi\to1$
 # as $\gamma\to1$. The check below draws input pairs of various lengths and angles and compares the closed
 # form with a Monte Carlo average over fresh hidden units.
+#
+# **The measurement** (`pl.kernel_measurement`): {glue:text}`ch6_kernel_pairs` input pairs in
+# $d=$ {glue:text}`ch6_kernel_d`, with lengths between $0.2\sqrt d$ and $3\sqrt d$ and angles spread over
+# $[0,\pi]$, so that $\rho$ covers its whole range; for each pair and slope $\gamma$ the average of
+# $\phi'(u_1)\phi'(u_2)$ over {glue:text}`ch6_kernel_draws` fresh hidden units, next to {eq}`eq-phi-closed`.
 
 # %%
-def kernel_check():
-    gen = ctx.generator(1)
-    n, d = S.kernel_pairs, S.kernel_d
-    u1 = torch.randn(n, d, generator=gen, dtype=torch.float64, device=gen.device)
-    u2 = torch.randn(n, d, generator=gen, dtype=torch.float64, device=gen.device)
-    u1 = u1 / u1.norm(dim=1, keepdim=True)
-    u2 = u2 - (u2 * u1).sum(1, keepdim=True) * u1
-    u2 = u2 / u2.norm(dim=1, keepdim=True)
-    ang = torch.linspace(0.0, math.pi, n, dtype=torch.float64, device=gen.device)
-    r1 = 0.2 + 2.8 * torch.rand(n, 1, generator=gen, dtype=torch.float64, device=gen.device)
-    r2 = 0.2 + 2.8 * torch.rand(n, 1, generator=gen, dtype=torch.float64, device=gen.device)
-    Z1 = math.sqrt(d) * r1 * u1
-    Z2 = math.sqrt(d) * r2 * (torch.cos(ang)[:, None] * u1 + torch.sin(ang)[:, None] * u2)
-    out = {"theta": np.arccos(np.clip(theory.kernel_correlation((Z1 * Z2).sum(1), (Z1**2).sum(1), (Z2**2).sum(1), d)
-                                      .cpu().numpy(), -1, 1))}
-    for gm in S.kernel_gammas:
-        mc = kernel_monte_carlo(Z1, Z2, gm, n_draws=S.kernel_draws, generator=gen)
-        out[f"mc_{gm}"] = torch.diagonal(mc).cpu().numpy()
-        out[f"closed_{gm}"] = np.diag(theory.phi_kernel(Z1.cpu().numpy(), Z2.cpu().numpy(), gm))
-    return out
-
-
-kern = ctx.cached("kernel", kernel_check)
-
-fig, axes = plotting.figure(1, height=3.2)
-ax = axes[0, 0]
-grid = np.linspace(0, np.pi, 200)
-for gm, color in zip(S.kernel_gammas, plotting.colors()):
-    plotting.theory_line(ax, grid, theory.kernel_from_angle(grid, gm), label=None)
-    plotting.measured(ax, kern["theta"], kern[f"mc_{gm}"], color=color,
-                      label=f"Monte Carlo, $\\gamma$={gm:g} ({S.kernel_draws:,} units)")
-ax.plot([], [], color=plotting.THEORY, ls="--", label="closed form (eq-phi-closed)")
-ax.set(xlabel="angle $\\theta = \\arccos\\rho$ (rad)", ylabel="$\\Phi(z_1, z_2)$",
-       title=f"The kernel $\\Phi$: closed form vs Monte Carlo ({S.kernel_pairs} input pairs, d={S.kernel_d})")
-ax.legend(loc="lower left")
-kernel_err = {gm: float(np.abs(kern[f"mc_{gm}"] - kern[f"closed_{gm}"]).max()) for gm in S.kernel_gammas}
+for key in ("kernel_pairs", "kernel_d", "kernel_draws"):
+    mfat.chapter.glue(f"ch6_{key}", getattr(S, key))
+kern = ctx.cached("kernel", lambda: pl.kernel_measurement(S, generator=ctx.generator(1)))
+kernel_err = pl.kernel_errors(kern, S.kernel_gammas)
 print({f"gamma={k:g}": f"max |MC - closed| = {v:.4f}" for k, v in kernel_err.items()})
+
+# %% tags=["hide-input"]
+figures.kernel(kern, S);
 
 # %% [markdown]
 # ## The lazy regime
@@ -203,44 +177,20 @@ print({f"gamma={k:g}": f"max |MC - closed| = {v:.4f}" for k, v in kernel_err.ite
 # requirement $m>\tilde O(d^2(T_f+T_g)^2)$ attributed to the paper by a summary (not confirmed). Below, $f$ is
 # trained on the shifted-Gauss data for time $T$ at several widths, and the measured change $f_T-f_0$ on fresh
 # inputs is compared with {eq}`eq-lazy`.
+#
+# **The measurement** (`pl.lazy_measurement`): one shifted-Gauss data set per seed, networks of each width
+# trained by plain gradient descent in float64; for each we record the relative error of {eq}`eq-lazy` on
+# fresh inputs and the fraction of activation patterns on the training inputs that flipped during training.
+# `pl.flip_slopes` fits, seed by seed, the log-log slope of that fraction against $m$.
 
 # %%
-def lazy_check():
-    gen = ctx.generator(2)
-    data = pl.make_data("shifted_gauss", N=S.lazy_N, d=S.lazy_d, n_eval=S.lazy_N, n_seeds=S.n_seeds,
-                        shift=S.shift, generator=gen, dtype=torch.float64)
-    return pl.lazy_dynamics(data, widths=S.lazy_widths, gamma=S.gamma, T=S.lazy_T, steps=S.lazy_steps,
-                            n_seeds=S.n_seeds, generator=gen, device=ctx.device)
+lazy = ctx.cached("lazy", lambda: pl.lazy_measurement(S, generator=ctx.generator(2), device=ctx.device))
+flip_slopes = pl.flip_slopes(lazy, S.lazy_fit_min_m)
+print("relative error per width:", lazy["rel_error"].mean(1).round(4), " flipped fraction:",
+      lazy["flipped"].mean(1).round(4))
 
-
-lazy = ctx.cached("lazy", lazy_check)
-widths = lazy["widths"].astype(float)
-
-fig, axes = plotting.figure(2, height=3.3)
-ax = axes[0, 0]
-p, q = lazy["scatter_predicted"], lazy["scatter_measured"]
-lim = [min(p.min(), q.min()), max(p.max(), q.max())]
-plotting.theory_line(ax, lim, lim, label="y = x")
-plotting.measured(ax, p, q, ms=3, alpha=0.6, label=f"m={int(widths[-1])}, {len(p)} inputs")
-ax.set(xlabel="predicted $f_T(z)-f_0(z)$ (eq-lazy)", ylabel="measured $f_T(z)-f_0(z)$",
-       title=f"T={S.lazy_T:g}, d={S.lazy_d}, N={S.lazy_N}")
-ax.legend(loc="upper left")
-ax = axes[0, 1]
-for key, label, color in (("rel_error", "relative error of (eq-lazy)", plotting.colors()[0]),
-                          ("flipped", "flipped activation patterns", plotting.colors()[1])):
-    vals = lazy[key]
-    plotting.measured(ax, widths, vals.mean(1), yerr=vals.std(1, ddof=1) if len(vals[0]) > 1 else None,
-                      color=color, label=label)
-ref = lazy["flipped"].mean(1)[-1] * np.sqrt(widths[-1] / widths)
-plotting.theory_line(ax, widths, ref, label="slope $m^{-1/2}$ (pattern argument)")
-ax.set(xscale="log", yscale="log", xlabel="width $m$", ylabel="fraction",
-       title=f"approach to the lazy regime ({S.n_seeds} seeds)")
-ax.legend(loc="lower left")
-fig.suptitle("Lazy dynamics of f on shifted Gauss (markers: mean $\\pm$ sd over seeds)")
-wide = widths >= S.lazy_fit_min_m
-flip_slopes = np.array([stats.loglog_slope(widths[wide], lazy["flipped"][wide, s])
-                        for s in range(lazy["flipped"].shape[1])])
-print("relative error per width:", lazy["rel_error"].mean(1).round(4), " flipped fraction:", lazy["flipped"].mean(1).round(4))
+# %% tags=["hide-input"]
+figures.lazy_dynamics(lazy, S);
 
 # %% [markdown]
 # The markers are means over seeds with one standard deviation; the dashed line has slope $-1/2$ through the
@@ -270,47 +220,21 @@ print("relative error per width:", lazy["rel_error"].mean(1).round(4), " flipped
 # lazy. Below: the cosine against $T_f$ at width $m$ = `align_m` on shifted-Gauss data (with, as a check of the
 # residual's role, the cosine with the full prediction including $\nabla f_0$), against $d$, and, from the
 # accuracy experiments further down, at the authors' width $m=100$ on the four data sets.
+#
+# **The measurement** (`pl.alignment_measurement`): networks of width `align_m` trained by plain gradient
+# descent in float64, probed at several $T_f$; at each probe the mean over the training samples of
+# $\lvert\cos\rvert$ between the input gradient and the predicted sum, for every seed. The same at one
+# $T_f$ for several input dimensions.
 
 # %%
-def alignment_check():
-    gen = ctx.generator(3)
-    data = pl.make_data("shifted_gauss", N=S.lazy_N, d=S.lazy_d, n_eval=2, n_seeds=S.n_seeds, shift=S.shift,
-                        generator=gen, dtype=torch.float64)
-    out = {"vs_T": pl.alignment(data, m=S.align_m, gamma=S.gamma, T_values=S.align_T_values, lr=S.align_lr,
-                                n_seeds=S.n_seeds, generator=gen, device=ctx.device), "vs_d": {}}
-    for d in S.align_d_values:
-        data = pl.make_data("shifted_gauss", N=S.lazy_N, d=d, n_eval=2, n_seeds=S.n_seeds, shift=S.shift,
-                            generator=gen, dtype=torch.float64)
-        out["vs_d"][d] = pl.alignment(data, m=S.align_m, gamma=S.gamma, T_values=(S.align_T_d,), lr=S.align_lr,
-                                      n_seeds=S.n_seeds, generator=gen, device=ctx.device)
-    return out
+align = ctx.cached("alignment", lambda: pl.alignment_measurement(S, generator=ctx.generator(3), device=ctx.device))
+cosines = pl.alignment_cosines(align, S.align_min_T)
+cos_T, big_T = cosines["cos_T"], cosines["big_T"]
+print("mean |cos| vs T_f:", dict(zip(cosines["T"], cos_T.round(4))), " vs d:",
+      dict(zip(cosines["d"], cosines["cos_d"].round(4))))
 
-
-align = ctx.cached("alignment", alignment_check)
-
-fig, axes = plotting.figure(2, height=3.1)
-colors = plotting.colors()
-vs_T = align["vs_T"]
-ax = axes[0, 0]
-plotting.measured(ax, vs_T["T"], vs_T["cosine"].mean(0), yerr=vs_T["cosine"].std(0, ddof=1), color=colors[0],
-                  label="with $\\sum_k y_k\\Phi(x_n, x_k) x_k$")
-plotting.measured(ax, vs_T["T"], vs_T["cosine_full"].mean(0), yerr=vs_T["cosine_full"].std(0, ddof=1),
-                  color=colors[2], marker="s", label="with $\\nabla f_0 + \\frac{T_f}{N}\\sum_k y_k\\Phi x_k$")
-ax.axhline(0.95, color=plotting.THEORY, ls="--", lw=1, label="0.95 (acceptance)")
-ax.set(xscale="log", xlabel="$T_f$", ylabel="mean over $n$ of $|\\cos|$", title=f"vs $T_f$ (m={S.align_m}, d={S.lazy_d}, N={S.lazy_N})")
-ax.legend(loc="lower right", fontsize="x-small")
-ax = axes[0, 1]
-ds = np.array(sorted(align["vs_d"]))
-cd = np.stack([align["vs_d"][d]["cosine"][:, 0] for d in ds], 1)
-plotting.measured(ax, ds, cd.mean(0), yerr=cd.std(0, ddof=1), color=colors[0], label=f"$T_f$={S.align_T_d:g}")
-ax.axhline(0.95, color=plotting.THEORY, ls="--", lw=1, label="0.95")
-ax.set(xscale="log", xlabel="input dimension $d$", ylabel="mean over $n$ of $|\\cos|$",
-       title=f"vs $d$ (m={S.align_m}, N={S.lazy_N})")
-ax.legend(loc="lower right", fontsize="x-small")
-fig.suptitle(f"Theorem A: $|\\cos(\\eta_n, \\cdot)|$ on shifted Gauss, mean $\\pm$ sd over {S.n_seeds} seeds")
-cos_T = vs_T["cosine"].mean(0)
-big_T = vs_T["T"] >= S.align_min_T
-print("mean |cos| vs T_f:", dict(zip(vs_T["T"], cos_T.round(4))), " vs d:", dict(zip(ds, cd.mean(0).round(4))))
+# %% tags=["hide-input"]
+figures.alignment(align, S);
 
 # %% [markdown]
 # The blue markers use the learned part alone; the green ones add the init residual $\nabla f_0$ of
@@ -368,60 +292,19 @@ print("mean |cos| vs T_f:", dict(zip(vs_T["T"], cos_T.round(4))), " vs d:", dict
 # The plane is a slice through the origin: the training inputs are drawn at their projections, but the inputs
 # on the plane are shorter than the data (their off-plane components are zero), so the maps show the
 # functions' sign structure, not the accuracies, which are measured on the data in the next section.
+#
+# **The measurement** (`pl.maps_measurement`): for each data set one seed of $f$ and of $g$ in both scenarios,
+# evaluated on a grid of the plane, with $\hat f$ and $\hat g$ from the closed-form $\Phi$;
+# `pl.map_agreements` counts the grid points where the signs agree.
 
 # %%
-def maps():
-    out = {}
-    for i, name in enumerate(DATASETS):
-        D = S.defaults(name)
-        gen = ctx.generator(100 + i)
-        data = pl.make_data(name, N=D["N"], d=D["d"], n_eval=2, n_seeds=1, shift=S.shift, generator=gen,
-                            dtype=torch.float64)
-        out[name] = pl.decision_map(data, m=S.map_m, gamma=S.gamma, eps=D["eps"], T=D["T"], steps=S.steps,
-                                    grid=S.map_grid, generator=gen, device=ctx.device)
-    return out
-
-
-dmaps = ctx.cached("maps", maps)
-
-fig, axes = plotting.figure(4, 2, height=2.9, width=plotting.WIDTH + 1.5, sharex=False, sharey=False)
-from matplotlib.colors import ListedColormap
-
-shade = ListedColormap(["#f4c7c3", "#d9ead3"])
-for col, name in enumerate(DATASETS):
-    mp = dmaps[name]
-    for row, sc in enumerate(("a", "b")):
-        ax = axes[row, col]
-        agree = (np.sign(mp["f"]) == np.sign(mp[f"g_{sc}"])).astype(float)
-        ax.pcolormesh(mp["s1"], mp["s2"], agree, cmap=shade, vmin=0, vmax=1, shading="auto", rasterized=True)
-        ax.contour(mp["s1"], mp["s2"], mp["fhat"], levels=[0.0], colors="#c0392b", linewidths=1.6)
-        ax.contour(mp["s1"], mp["s2"], mp[f"ghat_{sc}"], levels=[0.0], colors="k", linewidths=1.4,
-                   linestyles="--")
-        P, y = mp["P"], mp["y"]
-        k = slice(None, None, max(1, len(y) // 150))
-        ax.scatter(P[k][y[k] > 0, 0], P[k][y[k] > 0, 1], s=9, marker="o", facecolors="none", edgecolors="#1f4e79",
-                   lw=0.7)
-        ax.scatter(P[k][y[k] < 0, 0], P[k][y[k] < 0, 1], s=9, marker="x", color="#7f3b08", lw=0.7)
-        ax.set_title(f"{LABEL[name]} ({sc})", fontsize="small")
-        ax.tick_params(labelsize="x-small")
-        if row == 1:
-            ax.set_xlabel("$s_1$ (along +1 mean)", fontsize="small")
-        if col == 0:
-            ax.set_ylabel("$s_2$ (along -1 mean, orth.)", fontsize="small")
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-
-fig.legend(handles=[Patch(color="#d9ead3", label="sign f = sign g"), Patch(color="#f4c7c3", label="sign f $\\neq$ sign g"),
-                    Line2D([], [], color="#c0392b", lw=1.6, label="$\\hat f = 0$"),
-                    Line2D([], [], color="k", ls="--", lw=1.4, label="$\\hat g = 0$"),
-                    Line2D([], [], ls="none", marker="o", mfc="none", mec="#1f4e79", label="y = +1"),
-                    Line2D([], [], ls="none", marker="x", color="#7f3b08", label="y = -1")],
-           loc="outside lower center", ncol=6, fontsize="small")
-fig.suptitle(f"Decision maps on the plane of the class means (m={S.map_m}); scenario (a) top, (b) bottom")
-hat_agree = {(n, sc): dmaps[n][f"hat_agreement_{sc}"] for n in DATASETS for sc in ("a", "b")}
-net_agree = {(n, sc): dmaps[n][f"agreement_{sc}"] for n in DATASETS for sc in ("a", "b")}
+dmaps = ctx.cached("maps", lambda: pl.maps_measurement(S, generators=ctx.generator, device=ctx.device))
+hat_agree, net_agree = pl.map_agreements(dmaps, "hat_agreement"), pl.map_agreements(dmaps, "agreement")
 print("grid fraction with sign f-hat = sign g-hat:", {f"{n} ({sc})": round(v, 3) for (n, sc), v in hat_agree.items()})
 print("grid fraction with sign f = sign g:      ", {f"{n} ({sc})": round(v, 3) for (n, sc), v in net_agree.items()})
+
+# %% tags=["hide-input"]
+figures.decision_maps(dmaps, S);
 
 # %% [markdown]
 # ## Experiments on the four data sets
@@ -441,139 +324,35 @@ print("grid fraction with sign f = sign g:      ", {f"{n} ({sc})": round(v, 3) f
 # where $\epsilon\sqrt N\,|z^\top\hat v|\approx1$: condition 2 fails and the random offset decides the
 # outcome seed by seed. Our default is $\epsilon=0.1$ (their per-pixel $\delta=0.01$); the $\epsilon$ sweep
 # includes their value.
+#
+# **The measurement** (`pl.sweeps_measurement`): for each data set, the runs of `pl.sweep_block` with their
+# per-seed standard accuracy, perturbation accuracy, agreement, cosine and lazy prediction, as one table;
+# `pl.curve` reads one sweep off it as mean, standard deviation and count over seeds.
 
 # %%
-def sweeps():
-    out = {}
-    for i, name in enumerate(DATASETS):
-        D = S.defaults(name)
-        factors = {}
-        if name in S.sweep_datasets:
-            n_base = D["N"] or len(pl.make_data(name, N=0, n_eval=1, generator=ctx.generator(0)).y)
-            D["N"] = n_base  # N = 0 means "all images": name the number, so that the N sweep sees the default
-            table = {"d": [max(2, int(round(k * D["d"]))) for k in S.d_factors], "m": list(S.m_values),
-                     "gamma": list(S.gamma_values),
-                     "N": sorted({max(2, int(round(k * n_base))) for k in S.N_factors
-                                  if name not in pl.IMAGE_SOURCES or k <= 1.0})}
-            factors = {k: v for k, v in table.items() if k in S.sweep_factors}
-        out[name] = pl.sweep_block(name, d=D["d"], N=D["N"], m=S.m, gamma=S.gamma, eps=D["eps"], T=D["T"],
-                                   steps=S.steps, n_seeds=S.n_seeds, n_eval=S.n_eval, eps_factors=S.eps_factors,
-                                   time_fractions=S.time_fractions, factors=factors, shift=S.shift,
-                                   optimizer=S.optimizer, seed=S.seed + 1000 * (i + 1), dtype=DTYPE, device=ctx.device)
-    return out
+tables = ctx.cached("sweeps", lambda: pl.sweeps_measurement(S, generator=ctx.generator(0), device=ctx.device))
 
-
-tables = ctx.cached("sweeps", sweeps)
-
-# %%
-METRIC_STYLE = {"standard_acc": ("Standard (f on D)", 0, "o", "-"),
-                "perturbation_acc": ("Perturbation (g on D)", 1, "X", "--"),
-                "agreement": ("Agreement (f vs g)", 2, "^", ":")}
-XLABEL = {"eps": "$\\epsilon$", "T_f": "$T_f$", "T_g": "$T_g$", "d": "$d$", "m": "width $m$",
-          "gamma": "leaky slope $\\gamma$", "N": "$N$"}
-LOGX = {"T_f", "T_g", "m", "N", "d"}
-
-
-def factors_of(name):
-    base = ["eps", "T_f", "T_g"]
-    if name in S.sweep_datasets:
-        base += [k for k in ("d", "m", "gamma", "N") if k in S.sweep_factors
-                 and not (k == "d" and name in pl.IMAGE_SOURCES)]
-    return base
-
-
-def plot_block(name):
-    facs = factors_of(name)
-    ncols = min(4, len(facs))
-    per = math.ceil(len(facs) / ncols)
-    fig, axes = plotting.figure(ncols, 2 * per, height=2.2, sharey=True)
-    colors = plotting.colors()
-    for r, sc in enumerate(("a", "b")):
-        for i, fac in enumerate(facs):
-            ax = axes[r * per + i // ncols, i % ncols]
-            c = pl.curve(tables[name], fac, sc)
-            x = c.index.to_numpy(dtype=float)
-            for metric, (label, ci, marker, ls) in METRIC_STYLE.items():
-                mean, sd = c[(metric, "mean")].to_numpy(), c[(metric, "sd")].fillna(0).to_numpy()
-                ax.errorbar(x, mean, yerr=sd, color=colors[ci], marker=marker, ls=ls, ms=4, capsize=2,
-                            label=label if (r, i) == (0, 0) else None)
-            plotting.theory_line(ax, x, c[("lazy_perturbation_acc", "mean")].to_numpy(), lw=1.2, color=colors[1],
-                                 ls=(0, (2, 1)), alpha=0.8, label="lazy prediction of g (eq-g-lazy)" if (r, i) == (0, 0) else None)
-            if fac in LOGX and x.min() > 0:
-                ax.set_xscale("log")
-            ax.set_ylim(0.35, 1.05)
-            ax.set_xlabel(XLABEL[fac], fontsize="small")
-            ax.tick_params(labelsize="x-small")
-            ax.set_title(f"({sc}) vs {XLABEL[fac]}", fontsize="small")
-        for j in range(len(facs), per * ncols):
-            axes[r * per + j // ncols, j % ncols].set_visible(False)
-    for r in range(2 * per):
-        axes[r, 0].set_ylabel("accuracy", fontsize="small")
-    D = S.defaults(name)
-    dtxt = f"d={D['d']}, " if name not in pl.IMAGE_SOURCES else ""
-    fig.suptitle(f"{LABEL[name]}: {dtxt}N={int(tables[name]['N'][0])}, m={S.m}, T={D['T']:g}, "
-                 f"$\\epsilon_a$={D['eps']['a']:g}, $\\epsilon_b$={D['eps']['b']:g}\n"
-                 f"mean $\\pm$ sd over {S.n_seeds} seeds")
-    fig.legend(loc="outside lower center", ncol=4, fontsize="small")
-    return fig
-
-
-for name in DATASETS:
-    plot_block(name)
+# %% tags=["hide-input"]
+for name in pl.CHAPTER_DATASETS:
+    figures.sweeps(tables[name], name, S)
 
 # %% [markdown]
 # Markers: means over seeds, bars: one standard deviation across seeds; the thin dashed orange line is the
 # lazy prediction {eq}`eq-g-lazy` of the perturbation accuracy (same seeds, no fitted constant).
+#
+# At the defaults of each data set, per seed (`pl.default_summary`; mean ± sd over seeds below; the cosine
+# belongs to $f$'s perturbations and is shown once):
 
 # %%
-def default_row(name, sc, eps_factor=1.0, metric="perturbation_acc", T_g=None):
-    """Per-seed values of one metric at the defaults of data set `name`, scenario `sc`."""
-    import pandas as pd
-
-    D = S.defaults(name)
-    df = pd.DataFrame(tables[name])
-    sel = df[(df.factor == "default") & (df.scenario == sc) & df.default_T_f
-             & np.isclose(df.eps, D["eps"][sc] * eps_factor)
-             & (np.isclose(df.T_g, D["T"]) if T_g is None else np.isclose(df.T_g, T_g))]
-    return sel[metric].to_numpy()
-
-
-summary = {}
-for name in DATASETS:
-    for sc in ("a", "b"):
-        summary[(name, sc)] = {k: default_row(name, sc, metric=k) for k in
-                               ("standard_acc", "perturbation_acc", "agreement", "lazy_perturbation_acc", "cosine")}
-rows = []
-for (name, sc), v in summary.items():
-    rows.append({"data set": LABEL[name], "scenario": sc, **{k: f"{x.mean():.3f} ± {x.std(ddof=1):.3f}" for k, x in v.items()
-                                                             if k != "cosine" or sc == "a"}})
-import pandas as pd
-
-pd.DataFrame(rows).fillna("")
+summary = pl.default_summary(tables, S)
+pl.summary_table(summary)
 
 # %% [markdown]
 # At the authors' width $m=100$, far from lazy, the cosine measured in the accuracy runs stays high, though
 # lower on the images than on the synthetic data:
 
-# %%
-fig, axes = plotting.figure(2, height=3.0)
-for name, color in zip(DATASETS, plotting.colors()):
-    c = pl.curve(tables[name], "T_f", "a")
-    plotting.measured(axes[0, 0], c.index.to_numpy(float), c[("cosine", "mean")], yerr=c[("cosine", "sd")].fillna(0),
-                      color=color, label=LABEL[name])
-    if "d" in factors_of(name):
-        c = pl.curve(tables[name], "d", "a")
-        plotting.measured(axes[0, 1], c.index.to_numpy(float), c[("cosine", "mean")],
-                          yerr=c[("cosine", "sd")].fillna(0), color=color, label=LABEL[name])
-axes[0, 0].set(xscale="log", xlabel="$T_f$", ylabel="mean over $n$ of $|\\cos|$", title="vs $T_f$ (defaults)")
-axes[0, 1].set(xscale="log", xlabel="input dimension $d$", ylabel="mean over $n$ of $|\\cos|$",
-               title="vs $d$ (defaults, $\\epsilon \\propto \\sqrt{d}$)")
-for ax in axes[0]:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="best", fontsize="x-small")
-    else:
-        ax.set_visible(False)
-_ = fig.suptitle(f"Theorem A at the authors' width m={S.m}: mean $\\pm$ sd over {S.n_seeds} seeds")
+# %% tags=["hide-input"]
+figures.cosine_at_width(tables, S);
 
 # %% [markdown]
 # ## Where the theory fails
@@ -593,37 +372,34 @@ _ = fig.suptitle(f"Theorem A at the authors' width m={S.m}: mean $\\pm$ sd over 
 # * **The random offset.** At the authors' shifted-Gauss (a) setting $\epsilon=0.01$, the outcome depends on
 #   the seed (numbers below), exactly as {eq}`eq-g-lazy` predicts; it is a finite-$N$ effect of the bias, not of
 #   the width.
+#
+# `pl.failure_points` reads the perturbation accuracy of the shifted Gauss at the smallest width, the shortest
+# $T_g$ and the second-smallest $\epsilon$ of scenario (b) off the sweeps; the authors' $\epsilon=0.01$ is
+# read per seed, with its lazy prediction, when the $\epsilon$ sweep contains it.
 
 # %%
 sg = "shifted_gauss"
 D_sg = S.defaults(sg)
-small_m = min(S.m_values) if "m" in factors_of(sg) else None
-fails = {}
-if small_m is not None:
-    c = pl.curve(tables[sg], "m", "a")
-    fails["small_m"] = (small_m, c.loc[small_m, ("perturbation_acc", "mean")], c.loc[small_m, ("perturbation_acc", "sd")])
-c = pl.curve(tables[sg], "T_g", "a")
-fails["short_T_g"] = (c.index[0], c[("perturbation_acc", "mean")].iloc[0], c[("perturbation_acc", "sd")].iloc[0])
-c = pl.curve(tables[sg], "eps", "b")
-fails["small_eps_b"] = (c.index[1], c[("perturbation_acc", "mean")].iloc[1], c[("perturbation_acc", "sd")].iloc[1])
-authors_factor = 0.01 / D_sg["eps"]["a"]
-authors_eps = default_row(sg, "a", eps_factor=authors_factor) if np.any(np.isclose(S.eps_factors, authors_factor)) else None
+fails = pl.failure_points(tables, S, pl.factors_of(sg, S))
 for k, v in fails.items():
     print(f"{k}: at {v[0]:g}, perturbation accuracy {v[1]:.3f} ± {v[2]:.3f}")
-if authors_eps is not None:
-    lazy_authors = default_row(sg, "a", eps_factor=authors_factor, metric="lazy_perturbation_acc")
+authors_factor = 0.01 / D_sg["eps"]["a"]
+authors_eps = None
+if np.any(np.isclose(S.eps_factors, authors_factor)):
+    authors_eps = pl.default_row(tables[sg], D_sg, "a", eps_factor=authors_factor)
+    lazy_authors = pl.default_row(tables[sg], D_sg, "a", eps_factor=authors_factor, metric="lazy_perturbation_acc")
     print(f"authors' eps = 0.01 (a): perturbation accuracy per seed {np.round(authors_eps, 3)}, "
           f"lazy prediction {np.round(lazy_authors, 3)}")
 
 # %% [markdown]
 # ## Claims
 #
-# 1. $\Phi$: closed form vs Monte Carlo within 0.005 at every pair (the issue's number; the Monte Carlo
+# 1. $\Phi$: closed form vs Monte Carlo within 0.005 at every pair (this book's target; the Monte Carlo
 #    standard error at `kernel_draws` units is at most $0.5/\sqrt{n}$).
 # 2. Lazy regime: the flipped-pattern fraction falls as $m^{-1/2}$ on the widths $m\ge$ `lazy_fit_min_m` (slope
 #    within four standard errors across seeds), and the relative error of {eq}`eq-lazy` falls with the width.
-# 3. Theorem A: mean $|\cos|\ge0.95$ at width `align_m` for every $T_f\ge$ `align_min_T` (the issue's number).
-# 4. Shifted Gauss (a) at the defaults: perturbation accuracy $\ge0.9$ (issue), mean over seeds.
+# 3. Theorem A: mean $|\cos|\ge0.95$ at width `align_m` for every $T_f\ge$ `align_min_T` (this book's target).
+# 4. Shifted Gauss (a) at the defaults: perturbation accuracy $\ge0.9$ (this book's target), mean over seeds.
 # 5. Perturbation accuracy at $\epsilon=0$ is at chance: shifted Gauss (a), tolerance four binomial standard
 #    errors of the $N\times$`n_seeds` evaluations; (b), four standard errors of the seed mean (there $g$
 #    memorises random labels and its per-seed accuracy scatters).
@@ -639,7 +415,7 @@ ctx.card.close(f"lazy regime: flipped-pattern fraction ~ m^(-1/2) (log-log slope
                flip_slopes.mean(), atol=slope_tol)
 rel = lazy["rel_error"].mean(1)
 ctx.card.holds("lazy regime: relative error of the lazy prediction decreases with m", bool(np.all(np.diff(rel) < 0)),
-               measured=", ".join(f"m={int(w)}: {e:.3f}" for w, e in zip(widths, rel)))
+               measured=", ".join(f"m={int(w)}: {e:.3f}" for w, e in zip(lazy["widths"].astype(float), rel)))
 
 ctx.card.at_least(f"Theorem A: mean |cos(eta, sum y Phi x)| at m={S.align_m}, T_f >= {S.align_min_T:g} (min over T_f)",
                   cos_T[big_T].min(), 0.95)
@@ -648,10 +424,10 @@ pa = summary[(sg, "a")]["perturbation_acc"]
 ctx.card.at_least("shifted Gauss (a), defaults: perturbation accuracy (mean over seeds)", pa.mean(), 0.9)
 
 n_eval_sg = int(tables[sg]["N"][0]) * S.n_seeds
-zero_a = default_row(sg, "a", eps_factor=0.0)
+zero_a = pl.default_row(tables[sg], D_sg, "a", eps_factor=0.0)
 ctx.card.close("shifted Gauss (a), eps = 0: perturbation accuracy at chance", 0.5, zero_a.mean(),
                atol=stats.mean_tolerance(0.5, n_eval_sg))
-zero_b = default_row(sg, "b", eps_factor=0.0)
+zero_b = pl.default_row(tables[sg], D_sg, "b", eps_factor=0.0)
 ctx.card.close("shifted Gauss (b), eps = 0: perturbation accuracy at chance (seed-mean tolerance)", 0.5,
                zero_b.mean(), atol=stats.mean_tolerance(zero_b.std(ddof=1), len(zero_b)))
 
@@ -668,7 +444,7 @@ _ = ctx.card.at_least("shifted Gauss (b), defaults: perturbation accuracy above 
 glue = mfat.chapter.glue
 glue("ch6_kernel_err", max(kernel_err.values()))
 glue("ch6_cos_T1", float(cos_T[0]))
-glue("ch6_T1", float(vs_T["T"][0]))
+glue("ch6_T1", float(cosines["T"][0]))
 glue("ch6_cos_min", float(cos_T[big_T].min()))
 glue("ch6_align_m", S.align_m)
 for (name, sc), v in summary.items():

@@ -5,6 +5,11 @@
 - :func:`deep_linear_runs`: several (eps, threat model) configurations x seeds of deep linear networks, trained
   together (one batch), with the cosines to given target directions.
 - :func:`two_layer_runs`: bias-free two-layer ReLU networks trained with each attack in turn.
+- The analyses behind the chapter's claims: :func:`margin_targets` (the l2 SVM and l_inf-robust directions of
+  E1 and E2), :func:`e1_configs`, :func:`e2_configs` and :func:`attack_list` (the training configurations),
+  :func:`below_margin` and :func:`beyond_margin`, :func:`layer_bounds` and :func:`layer_bound_excess` (rank one
+  and alignment against the bounds from the conserved D_l), :func:`margin_trajectory` (eventual monotonicity of
+  the normalised adversarial margin and the KKT residual of one ReLU run), :func:`angle_degrees`.
 
 Every random draw comes from an explicit ``torch.Generator``.
 """
@@ -16,12 +21,15 @@ import math
 import numpy as np
 import torch
 
+from mfat import theory
 from mfat.data import load
+from mfat.companions import margins
 from mfat.companions.homogeneous import DeepLinear, TwoLayerReLU, train_deep_linear, train_two_layer
 from mfat.validation import check_int, check_real
 
 __all__ = ["separable_data", "discriminating_data", "sign_product_data", "mnist_pair", "deep_linear_runs",
-           "two_layer_runs"]
+           "two_layer_runs", "margin_targets", "e1_configs", "e2_configs", "attack_list", "below_margin",
+           "beyond_margin", "layer_bounds", "layer_bound_excess", "margin_trajectory", "angle_degrees"]
 
 
 def separable_data(n: int, d: int, margin: float, *, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -123,3 +131,123 @@ def two_layer_runs(X, y, attacks: list[dict], *, m: int, init_scale: float, step
                                            lr=lr, lr_fit=lr_fit, norm_power=norm_power, pgd_steps=pgd_steps,
                                            loss=loss, n_log=n_log)
     return out
+
+
+# ----------------------------------------------------------------------------- the chapter's analyses
+def margin_targets(X1, y1, X2, y2, s) -> dict:
+    """The two targets of E1 (X1 (n, d), y1) and E2 (X2, y2): the l2 SVM direction u* and the l_inf-robust one.
+
+    The E1 l_inf budget is ``s.eps_linf_e1`` gamma*, the E2 one ``s.eps_linf_e2`` (absolute). Every target is solved
+    by the dual (L-BFGS-B, polished) and by the primal QP (SLSQP, not polished), so that the two can be compared.
+    Returns ``gamma1`` (gamma* of E1), ``eps_linf1``, ``u_svm1``, ``u_rob1`` (d,), ``svm2``, ``rob2`` (the dual
+    :class:`mfat.companions.margins.MarginSolution` of E2), ``gamma2``, the cosines ``cos_targets1``,
+    ``cos_targets2`` between the two targets, and ``solutions`` {name: (dual, primal)} of all four.
+    """
+    svm1 = margins.max_margin(X1, y1)
+    gamma1 = svm1.margin
+    eps_linf1 = s.eps_linf_e1 * gamma1
+    rob1_name, rob2_name = f"E1 l_inf robust (eps={eps_linf1:.3f})", f"E2 l_inf robust (eps={s.eps_linf_e2:g})"
+    problems = {"E1 l2 SVM": (X1, y1, 0.0, 2), rob1_name: (X1, y1, eps_linf1, "inf"),
+                "E2 l2 SVM": (X2, y2, 0.0, 2), rob2_name: (X2, y2, s.eps_linf_e2, "inf")}
+    solutions = {name: (margins.max_margin(X, y, eps, p, method="dual"),
+                        margins.max_margin(X, y, eps, p, method="primal", polish=False))
+                 for name, (X, y, eps, p) in problems.items()}
+    u_rob1 = solutions[rob1_name][0].direction
+    svm2, rob2 = solutions["E2 l2 SVM"][0], solutions[rob2_name][0]
+    return {"gamma1": gamma1, "eps_linf1": eps_linf1, "u_svm1": svm1.direction, "u_rob1": u_rob1,
+            "svm2": svm2, "rob2": rob2, "gamma2": svm2.margin, "cos_targets2": float(svm2.direction @ rob2.direction),
+            "cos_targets1": float(svm1.direction @ u_rob1), "solutions": solutions}
+
+
+def e1_configs(s, gamma1: float, eps_linf1: float) -> list[dict]:
+    """The deep linear runs on E1: standard training, l2 budgets ``s.eps_below`` and ``s.eps_beyond`` (units of the
+    margin gamma1), and l_inf (FGSM) at ``eps_linf1``. Each is {"name", "eps", "linf"}."""
+    return ([{"name": "standard", "eps": 0.0, "linf": False}]
+            + [{"name": f"l2, eps={f:g} gamma*", "eps": f * gamma1, "linf": False} for f in s.eps_below]
+            + [{"name": f"l2, eps={f:g} gamma*", "eps": f * gamma1, "linf": False} for f in s.eps_beyond]
+            + [{"name": f"l_inf, eps={s.eps_linf_e1:g} gamma*", "eps": eps_linf1, "linf": True}])
+
+
+def e2_configs(s, gamma2: float) -> list[dict]:
+    """The deep linear runs on E2: standard, l2 and l_inf (FGSM) training, both at the budget ``s.eps_linf_e2``, which
+    must lie below the margin gamma2 (else no direction has a positive adversarial margin)."""
+    if s.eps_linf_e2 >= gamma2:
+        raise ValueError(f"parameter 'eps_linf_e2' = {s.eps_linf_e2} is out of range: allowed < gamma* = {gamma2:.4f}")
+    return [{"name": "standard", "eps": 0.0, "linf": False},
+            {"name": f"l2 (FGM/PGD), eps={s.eps_linf_e2:g}", "eps": s.eps_linf_e2, "linf": False},
+            {"name": f"l_inf (FGSM), eps={s.eps_linf_e2:g}", "eps": s.eps_linf_e2, "linf": True}]
+
+
+def attack_list(s, eps_l2: float, eps_linf: float) -> list[dict]:
+    """The trainings of the ReLU networks: none, FGM (l2), FGSM (l_inf) and PGD (l2, ``s.pgd_steps`` steps)."""
+    return [{"name": "standard", "attack": "none", "eps": 0.0},
+            {"name": "FGM (l2)", "attack": "fgm", "eps": eps_l2},
+            {"name": "FGSM (l_inf)", "attack": "fgsm", "eps": eps_linf},
+            {"name": f"PGD (l2, {s.pgd_steps} steps)", "attack": "pgd", "eps": eps_l2}]
+
+
+def below_margin(configs: list[dict], gamma: float) -> list[int]:
+    """Indices of the l2 configurations with a budget below the margin gamma (where the bias towards u* holds)."""
+    return [i for i, c in enumerate(configs) if c["name"].startswith("l2") and c["eps"] < gamma]
+
+
+def beyond_margin(configs: list[dict], gamma: float) -> list[int]:
+    """Indices of the l2 configurations with a budget at or beyond the margin gamma (no separable adversarial data)."""
+    return [i for i, c in enumerate(configs) if c["name"].startswith("l2") and c["eps"] >= gamma]
+
+
+def layer_bounds(runs: dict, ci: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds on rank one and alignment of configuration ``ci`` of :func:`deep_linear_runs`, from D_l(0) alone.
+
+    B (T, S, L-1) = ||D_l(0)|| + the accumulated second-order drift: a bound on ||D_l(t)||; the Weyl bound on
+    sigma_2(W_l) (T, S, L), sqrt of :func:`mfat.theory.rank_one_bound`; and the Davis-Kahan bound on
+    1 - |<u_1(W_l), v_1(W_{l+1})>| (T, S, L-1), :func:`mfat.theory.alignment_bound`.
+    """
+    bal0 = runs["balance"][0, ci]                                   # (seeds, L-1)
+    B = bal0[None] + runs["drift_bound"][:, ci]                     # (T, seeds, L-1)
+    s2_bound = np.sqrt(theory.rank_one_bound(B))                    # (T, seeds, L)
+    al_bound = theory.alignment_bound(B, runs["sigma1"][:, ci, :, 1:], runs["sigma2"][:, ci, :, 1:])
+    return B, s2_bound, al_bound
+
+
+def layer_bound_excess(runs: dict, configs: list[int]) -> dict:
+    """How far the measured layers exceed their bounds at the end of the runs ``configs`` (worst layer, seed, run;
+    <= 0 when every bound holds): ``drift``, | ||D_l(T)|| - ||D_l(0)|| | minus the second-order bound; ``s2``,
+    sigma_2(W_l) minus its Weyl bound (the last layer, a row, is left out); ``alignment``, 1 - alignment minus the
+    Davis-Kahan bound."""
+    worst_s2, worst_al, worst_drift = -np.inf, -np.inf, -np.inf
+    for ci in configs:
+        B, s2b, alb = layer_bounds(runs, ci)
+        worst_s2 = max(worst_s2, float(np.max(runs["sigma2"][-1, ci, :, :-1] - s2b[-1, :, :-1])))
+        worst_al = max(worst_al, float(np.max((1 - runs["alignment"][-1, ci]) - alb[-1])))
+        worst_drift = max(worst_drift, float(np.max(np.abs(runs["balance"][-1, ci] - runs["balance"][0, ci])
+                                                    - runs["drift_bound"][-1, ci])))
+    return {"drift": worst_drift, "s2": worst_s2, "alignment": worst_al}
+
+
+def margin_trajectory(out: dict, n: int, steps: int) -> dict:
+    """The margin claims of one ReLU run (``out``: one entry of :func:`two_layer_runs`) on n examples of ``steps``.
+
+    From t0 (the first recorded step with training loss < ell(0)/n) on: ``gamma`` (the normalised adversarial
+    margin min_i q_i / ||theta||^2), ``smoothed``, ``kkt``; ``slack`` = min over recorded t0 <= t1 < t2 of
+    gamma(t2) - gamma(t1) + log(n) / ||theta(t1)||^2 (>= 0: eventually non-decreasing, Lyu & Li's allowance); and
+    the row of the chapter's table (decreases of the smoothed margin, of gamma in the second half, ...).
+    """
+    t0 = out["t0"]
+    a = out["step"] >= t0
+    g, rho, kkt = out["normalized_margin"][a], out["rho"][a], out["kkt"][a]
+    allow = theory.margin_gap_bound(n, rho, 2)
+    slack = min(float(g[j] - g[i] + allow[i]) for i in range(len(g)) for j in range(i + 1, len(g)))
+    sm = out["smoothed_margin"][a]
+    late = out["step"][a] >= steps / 2
+    row = {"t0": t0, "gamma(t0)": g[0], "gamma(T)": g[-1], "recorded steps": len(sm),
+           "smoothed-margin decreases": int((np.diff(sm) < 0).sum()),
+           "gamma decreases, 2nd half": int((np.diff(g[late]) < 0).sum()),
+           "KKT r(t0)": kkt[0], "KKT r(T)": kkt[-1], "clean accuracy": out["clean_acc"][-1]}
+    return {"t0": t0, "gamma": g, "kkt": kkt, "slack": slack, "row": row}
+
+
+def angle_degrees(u) -> np.ndarray:
+    """The angle (degrees) of the first two coordinates of u (..., >= 2) in the plane."""
+    u = np.asarray(u)
+    return np.degrees(np.arctan2(u[..., 1], u[..., 0]))

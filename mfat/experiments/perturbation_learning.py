@@ -1,7 +1,7 @@
 """Chapter 6 measurements: perturbation learning with wide two-layer networks
-(Kumano, Kera, Yamasaki, NeurIPS 2024; spec sections 4-5).
+(Kumano, Kera, Yamasaki, NeurIPS 2024).
 
-- :func:`make_data`: the four data sets of the spec (Gaussian with random labels, shifted Gaussian,
+- :func:`make_data`: the four data sets of the paper (Gaussian with random labels, shifted Gaussian,
   MNIST 1 vs 2, Fashion-MNIST T-shirt vs ankle boot) with their evaluation inputs.
 - :func:`perturbation_learning`: train f, craft one perturbation per sample toward a random target,
   train a fresh g on the perturbations (scenario a) or the perturbed inputs (b), evaluate. Many
@@ -10,6 +10,11 @@
 - :func:`alignment`: Theorem A at large width, |cos| between the perturbation and the predicted sum.
 - :func:`lazy_dynamics`: f_t - f_0 against the lazy-regime closed form, as the width grows.
 - :func:`decision_map`: f, g, f-hat and g-hat on the plane of the two class means.
+- The chapter's measurements, each from its settings ``s`` (:class:`mfat.chapter.settings.perturbation_learning.
+  PerturbationLearningSettings`): :func:`kernel_measurement`, :func:`lazy_measurement`,
+  :func:`alignment_measurement`, :func:`maps_measurement`, :func:`sweeps_measurement`; and the analyses behind its
+  claims: :func:`kernel_errors`, :func:`flip_slopes`, :func:`default_row`, :func:`default_summary`,
+  :func:`failure_points`.
 
 Time is gradient-flow time: a run of ``steps`` plain gradient-descent steps to time T uses lr = T / steps
 (``optimizer="momentum"``: lr = T (1 - 0.9) / steps, the heavy-ball effective rate). Every random draw
@@ -19,25 +24,31 @@ comes from the explicit generators; results are tidy tables (dict of equal-lengt
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from mfat import data as mdata
+from mfat import stats, theory
 from mfat.companions.perturbation import (SCENARIOS, abs_cosine, f_hat, g_hat, lazy_change, predicted_direction, random_targets,
                             scale_directions, training_inputs, unit_gradients)
-from mfat.companions.two_layer import MOMENTUM, OPTIMIZERS, TwoLayerNets, train
+from mfat.companions.two_layer import MOMENTUM, OPTIMIZERS, TwoLayerNets, kernel_monte_carlo, train
 from mfat.validation import check_choice, check_int, check_real
 
 __all__ = ["DATASETS", "PLData", "Variant", "make_data", "perturbation_learning", "sweep_block", "curve", "METRICS",
-           "alignment", "lazy_dynamics", "decision_map", "IMAGE_SOURCES"]
+           "alignment", "lazy_dynamics", "decision_map", "IMAGE_SOURCES", "CHAPTER_DATASETS", "DATASET_LABELS",
+           "torch_dtype", "kernel_measurement", "kernel_errors", "lazy_measurement", "flip_slopes",
+           "alignment_measurement", "alignment_cosines", "maps_measurement", "map_agreements", "sweep_factors",
+           "sweeps_measurement", "default_row", "default_summary", "summary_table", "failure_points", "factors_of",
+           "SUMMARY_METRICS"]
 
 DATASETS = ("gauss", "shifted_gauss", "mnist", "fmnist")
-#: image data sets: (mfat.data name, (class labelled +1, class labelled -1), pixel mean subtracted) [spec 4]
+#: image data sets: (mfat.data name, (class labelled +1, class labelled -1), pixel mean subtracted)
 IMAGE_SOURCES = {"mnist": ("mnist", (1, 2), 0.1307), "fmnist": ("fashion-mnist", (0, 9), 0.2860)}
 SWEEP_FACTORS = ("d", "m", "gamma", "N")
-#: the per-seed measurements of a perturbation-learning run (spec section 2.5) and the lazy predictions
+#: the per-seed measurements of a perturbation-learning run and the lazy predictions
 METRICS = ("standard_acc", "test_acc", "perturbation_acc", "agreement", "g_fit", "cosine", "lazy_perturbation_acc",
            "lazy_agreement")
 
@@ -82,7 +93,7 @@ def _gaussian(S: int, n: int, d: int, shift: float, random_labels: bool, generat
 
 def make_data(name: str, *, N: int, d: int = 100, n_eval: int = 1000, n_seeds: int = 1, shift: float = 0.3,
               generator: torch.Generator, dtype=torch.float32, device="cpu") -> PLData:
-    """One of the spec's four data sets (spec section 4).
+    """One of the paper's four data sets (as in the authors' code).
 
     - "gauss": x ~ N(0, I_d) with uniformly random labels (memorisation); evaluation: ``n_eval`` fresh draws.
     - "shifted_gauss": N/2 points from N(+shift 1, I_d) labelled +1, the rest from N(-shift 1, I_d) labelled -1.
@@ -144,7 +155,7 @@ def perturbation_learning(data: PLData, *, m: int, gamma: float = 0.0, variants:
                           steps: int, T_g_values=(), n_seeds: int = 1, optimizer: str = "gd", loss: str = "identity",
                           with_cosine: bool = False, generator: torch.Generator, dtype=torch.float32,
                           device="cpu") -> dict:
-    """The perturbation-learning pipeline of spec section 6, batched over seeds and variants.
+    """The perturbation-learning pipeline (Definition: perturbation learning), batched over seeds and variants.
 
     1. S = ``n_seeds`` networks f (width m, slope gamma) trained on D for the largest T_f of ``variants``
        (lr = T_f / steps), with snapshots at every variant's T_f.
@@ -252,7 +263,7 @@ def sweep_block(name: str, *, d: int, N: int, m: int, gamma: float, eps: dict, T
                 n_seeds: int, n_eval: int, eps_factors=(), time_fractions=(), factors: dict | None = None,
                 shift: float = 0.3, optimizer: str = "gd", loss: str = "identity", seed: int = 0,
                 dtype=torch.float32, device="cpu", progress=None) -> dict:
-    """All one-factor-at-a-time sweeps of one data set (spec section 5.1), around the defaults.
+    """All one-factor-at-a-time sweeps of one data set around its defaults.
 
     ``eps`` maps each scenario ("a", "b") to its default perturbation size; T_f = T_g = ``T`` by default.
     The base run (defaults) carries the eps sweep (``eps_factors`` times the default), the T_f sweep and the
@@ -397,7 +408,7 @@ def lazy_dynamics(data: PLData, *, widths, gamma: float = 0.0, T: float, steps: 
 @torch.no_grad()
 def decision_map(data: PLData, *, m: int, gamma: float = 0.0, eps: dict, T: float, steps: int, grid: int = 60,
                  margin: float = 0.15, generator: torch.Generator, dtype=torch.float64, device="cpu") -> dict:
-    """f, g (one per scenario), f-hat and g-hat on the plane of the two class means (spec section 5.3).
+    """f, g (one per scenario), f-hat and g-hat on the plane of the two class means.
 
     The plane is spanned by the orthonormalised class means (e1 = mean of the +1 inputs, normalised; e2 = the
     mean of the -1 inputs minus its e1 component, normalised) of seed 0's draw; z = s1 e1 + s2 e2 on a
@@ -438,3 +449,211 @@ def decision_map(data: PLData, *, m: int, gamma: float = 0.0, eps: dict, T: floa
         out[f"hat_agreement_{s}"] = float((np.sign(out["fhat"]) == np.sign(out[f"ghat_{s}"])).mean())
         out[f"agreement_{s}"] = float((np.sign(out["f"]) == np.sign(out[f"g_{s}"])).mean())
     return out
+
+
+# ----------------------------------------------------------------------------- the chapter's measurements
+#: the data sets in the order of the chapter (their index sets the generators and seeds of the chapter's runs)
+CHAPTER_DATASETS = ("shifted_gauss", "gauss", "mnist", "fmnist")
+DATASET_LABELS = {"shifted_gauss": "shifted Gauss", "gauss": "Gauss (random labels)", "mnist": "MNIST 1 vs 2",
+                  "fmnist": "Fashion-MNIST T-shirt vs boot"}
+
+
+def torch_dtype(s) -> torch.dtype:
+    """The precision of the accuracy experiments: ``s.dtype`` ("float32" or "float64") as a torch dtype."""
+    return {"float32": torch.float32, "float64": torch.float64}[check_choice("dtype", s.dtype, ("float32", "float64"))]
+
+
+def kernel_measurement(s, *, generator: torch.Generator) -> dict:
+    """The kernel Phi (eq-phi) in closed form (eq-phi-closed) and by Monte Carlo over ``s.kernel_draws`` hidden units.
+
+    ``s.kernel_pairs`` input pairs (z1, z2) in d = ``s.kernel_d``: random lengths sqrt(d) r with r uniform in
+    [0.2, 3], at angles evenly spaced in [0, pi]. Returns ``theta`` (pairs,), the angle arccos rho of the two
+    pre-activations (bias included), and per slope gamma of ``s.kernel_gammas`` ``mc_<gamma>`` and
+    ``closed_<gamma>`` (pairs,).
+    """
+    gen = generator
+    n, d = s.kernel_pairs, s.kernel_d
+    u1 = torch.randn(n, d, generator=gen, dtype=torch.float64, device=gen.device)
+    u2 = torch.randn(n, d, generator=gen, dtype=torch.float64, device=gen.device)
+    u1 = u1 / u1.norm(dim=1, keepdim=True)
+    u2 = u2 - (u2 * u1).sum(1, keepdim=True) * u1
+    u2 = u2 / u2.norm(dim=1, keepdim=True)
+    ang = torch.linspace(0.0, math.pi, n, dtype=torch.float64, device=gen.device)
+    r1 = 0.2 + 2.8 * torch.rand(n, 1, generator=gen, dtype=torch.float64, device=gen.device)
+    r2 = 0.2 + 2.8 * torch.rand(n, 1, generator=gen, dtype=torch.float64, device=gen.device)
+    Z1 = math.sqrt(d) * r1 * u1
+    Z2 = math.sqrt(d) * r2 * (torch.cos(ang)[:, None] * u1 + torch.sin(ang)[:, None] * u2)
+    out = {"theta": np.arccos(np.clip(theory.kernel_correlation((Z1 * Z2).sum(1), (Z1**2).sum(1), (Z2**2).sum(1), d)
+                                      .cpu().numpy(), -1, 1))}
+    for gm in s.kernel_gammas:
+        mc = kernel_monte_carlo(Z1, Z2, gm, n_draws=s.kernel_draws, generator=gen)
+        out[f"mc_{gm}"] = torch.diagonal(mc).cpu().numpy()
+        out[f"closed_{gm}"] = np.diag(theory.phi_kernel(Z1.cpu().numpy(), Z2.cpu().numpy(), gm))
+    return out
+
+
+def kernel_errors(kern: dict, gammas) -> dict:
+    """Largest |Monte Carlo - closed form| of Phi over the pairs of :func:`kernel_measurement`, per slope gamma."""
+    return {gm: float(np.abs(kern[f"mc_{gm}"] - kern[f"closed_{gm}"]).max()) for gm in gammas}
+
+
+def lazy_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:
+    """:func:`lazy_dynamics` on shifted-Gauss data (``s.lazy_N`` points in d = ``s.lazy_d``, float64) at the widths
+    ``s.lazy_widths``, time ``s.lazy_T`` in ``s.lazy_steps`` steps, ``s.n_seeds`` seeds."""
+    data = make_data("shifted_gauss", N=s.lazy_N, d=s.lazy_d, n_eval=s.lazy_N, n_seeds=s.n_seeds,
+                     shift=s.shift, generator=generator, dtype=torch.float64)
+    return lazy_dynamics(data, widths=s.lazy_widths, gamma=s.gamma, T=s.lazy_T, steps=s.lazy_steps,
+                         n_seeds=s.n_seeds, generator=generator, device=device)
+
+
+def flip_slopes(lazy: dict, min_width: int) -> np.ndarray:
+    """Per seed, the log-log slope of the flipped-pattern fraction against the width m over the widths >= min_width
+    (the small-shift regime, where the pattern argument predicts -1/2). lazy: :func:`lazy_dynamics`; returns (S,)."""
+    widths = lazy["widths"].astype(float)
+    wide = widths >= min_width
+    if wide.sum() < 2:
+        raise ValueError(f"parameter 'min_width' = {min_width} is out of range: allowed a value that leaves two "
+                         f"widths of {lazy['widths'].tolist()}")
+    return np.array([stats.loglog_slope(widths[wide], lazy["flipped"][wide, k]) for k in range(lazy["flipped"].shape[1])])
+
+
+def alignment_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:
+    """Theorem A at width ``s.align_m`` on shifted-Gauss data (float64): ``vs_T``, :func:`alignment` at the times
+    ``s.align_T_values`` (d = ``s.lazy_d``), and ``vs_d`` {d: :func:`alignment` at T_f = ``s.align_T_d``} for each
+    d of ``s.align_d_values``; every data set draws from ``generator`` in turn."""
+    gen = generator
+    data = make_data("shifted_gauss", N=s.lazy_N, d=s.lazy_d, n_eval=2, n_seeds=s.n_seeds, shift=s.shift,
+                     generator=gen, dtype=torch.float64)
+    out = {"vs_T": alignment(data, m=s.align_m, gamma=s.gamma, T_values=s.align_T_values, lr=s.align_lr,
+                             n_seeds=s.n_seeds, generator=gen, device=device), "vs_d": {}}
+    for d in s.align_d_values:
+        data = make_data("shifted_gauss", N=s.lazy_N, d=d, n_eval=2, n_seeds=s.n_seeds, shift=s.shift,
+                         generator=gen, dtype=torch.float64)
+        out["vs_d"][d] = alignment(data, m=s.align_m, gamma=s.gamma, T_values=(s.align_T_d,), lr=s.align_lr,
+                                   n_seeds=s.n_seeds, generator=gen, device=device)
+    return out
+
+
+def alignment_cosines(align: dict, min_T: float) -> dict:
+    """The mean over seeds of |cos| from :func:`alignment_measurement`: ``T`` and ``cos_T`` (nT,) against T_f,
+    ``big_T`` (nT,) the times >= min_T (enough training), ``d`` and ``cos_d`` against the input dimension."""
+    vs_T = align["vs_T"]
+    ds = np.array(sorted(align["vs_d"]))
+    return {"T": vs_T["T"], "cos_T": vs_T["cosine"].mean(0), "big_T": vs_T["T"] >= min_T, "d": ds,
+            "cos_d": np.stack([align["vs_d"][d]["cosine"][:, 0] for d in ds], 1).mean(0)}
+
+
+def maps_measurement(s, *, generators: Callable[[int], torch.Generator], device="cpu") -> dict:
+    """:func:`decision_map` of each data set of :data:`CHAPTER_DATASETS` (the i-th from ``generators(100 + i)``) at
+    width ``s.map_m`` on a ``s.map_grid`` grid, one seed, the data set's defaults: {name: the map}."""
+    out = {}
+    for i, name in enumerate(CHAPTER_DATASETS):
+        D = s.defaults(name)
+        gen = generators(100 + i)
+        data = make_data(name, N=D["N"], d=D["d"], n_eval=2, n_seeds=1, shift=s.shift, generator=gen,
+                         dtype=torch.float64)
+        out[name] = decision_map(data, m=s.map_m, gamma=s.gamma, eps=D["eps"], T=D["T"], steps=s.steps,
+                                 grid=s.map_grid, generator=gen, device=device)
+    return out
+
+
+def map_agreements(dmaps: dict, key: str) -> dict:
+    """The grid fraction of each map where the signs agree, {(name, scenario): fraction}; key "hat_agreement"
+    (sign f-hat = sign g-hat) or "agreement" (sign f = sign g)."""
+    key = check_choice("key", key, ("hat_agreement", "agreement"))
+    return {(n, sc): dmaps[n][f"{key}_{sc}"] for n in dmaps for sc in ("a", "b")}
+
+
+def sweep_factors(name: str, D: dict, s, *, generator: torch.Generator) -> dict:
+    """The values of the separate sweeps (d, m, gamma, N; those of ``s.sweep_factors``) of data set ``name`` around
+    its defaults ``D`` (:meth:`defaults`), or {} when ``name`` is not in ``s.sweep_datasets``.
+
+    N = 0 in ``D`` ("all images") is replaced in place by the number of images (counted with ``generator``), so that
+    the N sweep sees the default; the image N sweep never exceeds that number.
+    """
+    if name not in s.sweep_datasets:
+        return {}
+    n_base = D["N"] or len(make_data(name, N=0, n_eval=1, generator=generator).y)
+    D["N"] = n_base  # N = 0 means "all images": name the number, so that the N sweep sees the default
+    table = {"d": [max(2, int(round(k * D["d"]))) for k in s.d_factors], "m": list(s.m_values),
+             "gamma": list(s.gamma_values),
+             "N": sorted({max(2, int(round(k * n_base))) for k in s.N_factors
+                          if name not in IMAGE_SOURCES or k <= 1.0})}
+    return {k: v for k, v in table.items() if k in s.sweep_factors}
+
+
+def sweeps_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:
+    """:func:`sweep_block` of every data set of :data:`CHAPTER_DATASETS` at its defaults (the i-th with seed
+    ``s.seed + 1000 (i + 1)``), with the sweeps of :func:`sweep_factors`: {name: table}."""
+    out = {}
+    for i, name in enumerate(CHAPTER_DATASETS):
+        D = s.defaults(name)
+        factors = sweep_factors(name, D, s, generator=generator)
+        out[name] = sweep_block(name, d=D["d"], N=D["N"], m=s.m, gamma=s.gamma, eps=D["eps"], T=D["T"],
+                                steps=s.steps, n_seeds=s.n_seeds, n_eval=s.n_eval, eps_factors=s.eps_factors,
+                                time_fractions=s.time_fractions, factors=factors, shift=s.shift,
+                                optimizer=s.optimizer, seed=s.seed + 1000 * (i + 1), dtype=torch_dtype(s),
+                                device=device)
+    return out
+
+
+def default_row(table: dict, D: dict, scenario: str, eps_factor: float = 1.0, metric: str = "perturbation_acc",
+                T_g: float | None = None) -> np.ndarray:
+    """Per-seed values (S,) of ``metric`` in a :func:`sweep_block` ``table`` at the defaults ``D`` of its data set,
+    scenario ``scenario``, with eps = ``eps_factor`` times the default and T_g = ``T_g`` (default: D["T"])."""
+    import pandas as pd
+
+    df = pd.DataFrame(table)
+    sel = df[(df.factor == "default") & (df.scenario == scenario) & df.default_T_f
+             & np.isclose(df.eps, D["eps"][scenario] * eps_factor)
+             & (np.isclose(df.T_g, D["T"]) if T_g is None else np.isclose(df.T_g, T_g))]
+    return sel[metric].to_numpy()
+
+
+SUMMARY_METRICS = ("standard_acc", "perturbation_acc", "agreement", "lazy_perturbation_acc", "cosine")
+
+
+def default_summary(tables: dict, s) -> dict:
+    """The per-seed metrics at the defaults, {(name, scenario): {metric: (S,)}} for every data set of ``tables``
+    (:func:`sweeps_measurement`) and both scenarios; metrics: :data:`SUMMARY_METRICS`."""
+    return {(name, sc): {k: default_row(tables[name], s.defaults(name), sc, metric=k) for k in SUMMARY_METRICS}
+            for name in tables for sc in ("a", "b")}
+
+
+def summary_table(summary: dict):
+    """:func:`default_summary` as a table of "mean ± sd" strings, one row per (data set, scenario); the cosine is
+    shown for scenario (a) only (it describes f's perturbations, shared by both)."""
+    import pandas as pd
+
+    rows = [{"data set": DATASET_LABELS[name], "scenario": sc,
+             **{k: f"{x.mean():.3f} ± {x.std(ddof=1):.3f}" for k, x in v.items() if k != "cosine" or sc == "a"}}
+            for (name, sc), v in summary.items()]
+    return pd.DataFrame(rows).fillna("")
+
+
+def failure_points(tables: dict, s, factors: list) -> dict:
+    """Where the theory's conditions fail on the shifted Gauss, scenario (a) unless said: {key: (value, mean, sd)}
+    of the perturbation accuracy at the smallest width ("small_m", when ``factors`` holds "m"), the shortest T_g
+    ("short_T_g") and the second-smallest eps of scenario (b) ("small_eps_b")."""
+    sg = tables["shifted_gauss"]
+    acc = ("perturbation_acc", "mean"), ("perturbation_acc", "sd")
+    fails = {}
+    if "m" in factors:
+        small_m = min(s.m_values)
+        c = curve(sg, "m", "a")
+        fails["small_m"] = (small_m, c.loc[small_m, acc[0]], c.loc[small_m, acc[1]])
+    c = curve(sg, "T_g", "a")
+    fails["short_T_g"] = (c.index[0], c[acc[0]].iloc[0], c[acc[1]].iloc[0])
+    c = curve(sg, "eps", "b")
+    fails["small_eps_b"] = (c.index[1], c[acc[0]].iloc[1], c[acc[1]].iloc[1])
+    return fails
+
+
+def factors_of(name: str, s) -> list[str]:
+    """The factors swept for data set ``name``: eps, T_f, T_g always; d, m, gamma, N (those of ``s.sweep_factors``)
+    for the data sets of ``s.sweep_datasets`` (no d for images)."""
+    base = ["eps", "T_f", "T_g"]
+    if name in s.sweep_datasets:
+        base += [k for k in ("d", "m", "gamma", "N") if k in s.sweep_factors
+                 and not (k == "d" and name in IMAGE_SOURCES)]
+    return base
