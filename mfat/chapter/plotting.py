@@ -63,3 +63,29 @@ def density_histogram(ax, samples, variance: float, *, bins: int = 60, label: st
     theory_line(ax, grid, np.exp(-grid**2 / (2 * variance)) / np.sqrt(2 * np.pi * variance),
                 label=f"theory N(0, {variance:.3g})")
     return ax
+
+
+# --- shared figure helpers (chapters 3 and 5) ---------------------------------------------------------------
+
+__all__ += ["legend_below", "figure_legend", "integer_ticks"]
+
+
+def legend_below(ax, ncol: int = 1, **kwargs):
+    """A legend under the panel, so that it never hides a curve."""
+    kwargs.setdefault("fontsize", "x-small")
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=ncol, **kwargs)
+
+
+def figure_legend(fig, handles, labels=None, ncol: int = 2, **kwargs):
+    """One legend for the whole figure, under its panels (``labels`` default to the handles' own)."""
+    kwargs.setdefault("fontsize", "small")
+    if labels is not None:
+        kwargs["labels"] = labels
+    return fig.legend(handles=handles, loc="outside lower center", ncol=ncol, **kwargs)
+
+
+def integer_ticks(ax, values, rotation: float = 0):
+    """Ticks at exactly ``values`` (widths, depths) on a log axis, labelled as integers, no minor ticks."""
+    values = sorted(set(values))
+    ax.set_xticks(values, [str(int(v)) for v in values], rotation=rotation)
+    ax.minorticks_off()

@@ -1,4 +1,4 @@
-"""Settings of chapter 5, "Capacity: the Fisher-Rao norm under adversarial training" (Theorem 5.8, spec section 8)."""
+"""Settings of chapter 5, "Capacity: the Fisher-Rao norm under adversarial training" (Theorem 5.8)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class CapacitySettings(TrainingSettings):
     vanilla_sigma_w2: float = param(2.0, gt=0.0, doc="vanilla sigma_w^2 (2 = critical for ReLU)")
     residual_sigma_w2: float = param(0.5, gt=0.0, doc="residual sigma_w^2")
     bias_sigma_b2: float = param(0.05, gt=0.0, doc="sigma_b^2 of the with-bias check")
-    # the paper-scale check of the initial value (acceptance: within 10% at the full profile)
+    # the paper-scale check of the initial value (asserted within 10% at the full profile)
     scale_N: int = param(256, ge=2, doc="width of the data-set check of the initial FR")
     scale_L: int = param(4, ge=1, le=100, doc="depth of the data-set check of the initial FR")
     scale_networks: int = param(40, ge=2, doc="networks of the data-set check of the initial FR")

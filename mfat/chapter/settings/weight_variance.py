@@ -1,4 +1,4 @@
-"""Settings of chapter 3, "Weight variance under adversarial training" (Theorem 5.4, spec sections 6, 9, 10)."""
+"""Settings of chapter 3, "Weight variance under adversarial training" (Theorem 5.4, the paper's Fig. 4)."""
 
 from __future__ import annotations
 
