@@ -230,8 +230,8 @@ figures.lazy_dynamics(lazy, S);
 align = ctx.cached("alignment", lambda: pl.alignment_measurement(S, generator=ctx.generator(3), device=ctx.device))
 cosines = pl.alignment_cosines(align, S.align_min_T)
 cos_T, big_T = cosines["cos_T"], cosines["big_T"]
-print("mean |cos| vs T_f:", dict(zip(cosines["T"], cos_T.round(4))), " vs d:",
-      dict(zip(cosines["d"], cosines["cos_d"].round(4))))
+print("mean |cos| vs T_f:", ", ".join(f"{t:g}: {c:.4f}" for t, c in zip(cosines["T"], cos_T)),
+      "| vs d:", ", ".join(f"{d:g}: {c:.4f}" for d, c in zip(cosines["d"], cosines["cos_d"])))
 
 # %% tags=["hide-input"]
 figures.alignment(align, S);
