@@ -458,7 +458,7 @@ for name, value in fashion_glue.items():
 # (the other law: {glue:text}`ch4_fashion_agree_other:.0%`), against {glue:text}`ch4_agree_linear:.0%` for
 # the linear law on MNIST: {glue:text}`ch4_fashion_collapsed` of {glue:text}`ch4_cells` Fashion cells
 # collapse against {glue:text}`ch4_mnist_collapsed` MNIST cells, so networks the theorem counts as lost keep
-# training. (The stored CPU run at a larger scale, `results/reduced/04_trainability`, shows a wider gap; see
+# training. (The stored CPU run at a larger scale, `results/archive/trainability`, shows a wider gap; see
 # `results/README.md`.) We do not hold the Fashion grid to the MNIST acceptance threshold; we find out why it
 # differs and test that.
 #

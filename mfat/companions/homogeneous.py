@@ -7,7 +7,7 @@ Two models, both positively homogeneous in their parameters theta, f(c theta; x)
   ``w = (W_L ... W_1)^T`` has shape (R, d).
 - :class:`TwoLayerReLU`: ``f(x) = a . relu(W x)`` without biases, ``W`` (m, d), ``a`` (m,); degree 2.
 
-Adversarial training (spec section 2): at every step the perturbation ``delta_i(theta)`` is computed first, then
+Adversarial training (sources appendix: the perturbations): at every step the perturbation ``delta_i(theta)`` is computed first, then
 the loss ``(1/n) sum_i ell(q_i)`` of the adversarial margins ``q_i = y_i f(theta; x_i + delta_i)`` is differentiated
 with respect to theta **at fixed delta** (the usual practice; by Danskin's theorem this is the gradient of the
 worst-case margin when delta is the exact maximiser). Perturbations:

@@ -1,14 +1,14 @@
 """Adversarial perturbations of a two-layer network and the closed-form predictions about them
-(chapter 6; Kumano, Kera, Yamasaki, NeurIPS 2024; spec sections 2.4, 3.2-3.4).
+(chapter 6; Kumano, Kera, Yamasaki, NeurIPS 2024; sources appendix: the setting and Theorems A and B).
 
 - :func:`random_targets` draws the target labels y_adv in {-1, +1}, uniform and independent of y.
-- :func:`perturbations`: one normalised-gradient l2 step per sample toward its target (spec 2.4),
+- :func:`perturbations`: one normalised-gradient l2 step per sample toward its target (sources appendix: the setting),
   eta_n = eps y_adv_n grad f(x_n) / ||grad f(x_n)||. For any non-decreasing loss with ell' > 0 this is the
   same step as -eps grad ell / ||grad ell||, so it does not depend on the loss.
 - :func:`training_inputs`: the inputs of the second classifier g, eta_n (scenario "a") or x_n + eta_n ("b").
 - :func:`kernel_matrix` (torch, batched) evaluates the closed-form Phi of :mod:`mfat.theory.perturbation_learning`.
 - :func:`predicted_direction`: Theorem A's class-signed, kernel-weighted sum v_n = sum_k y_k Phi(x_n, x_k) x_k.
-- :func:`f_hat`, :func:`g_hat`: the leading terms of f_t - f_0 and g_t - g_0 (spec 3.3-3.4), whose zero sets
+- :func:`f_hat`, :func:`g_hat`: the leading terms of f_t - f_0 and g_t - g_0 (sources appendix: Theorems A and B), whose zero sets
   are drawn in the decision maps.
 
 Shapes: a leading batch dimension B (one entry per network) is optional everywhere; X (B, N, d) or (N, d).
@@ -45,7 +45,7 @@ def unit_gradients(net: TwoLayerNets, X: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def perturbations(net: TwoLayerNets, X: torch.Tensor, targets: torch.Tensor, eps) -> torch.Tensor:
-    """eta_n = eps y_adv_n grad f(x_n) / ||grad f(x_n)||_2 (spec 2.4): (B, n, d), ||eta_n|| = eps.
+    """eta_n = eps y_adv_n grad f(x_n) / ||grad f(x_n)||_2 (sources appendix: the setting): (B, n, d), ||eta_n|| = eps.
 
     ``targets`` (B, n) or (n,) in {-1, +1}; ``eps`` >= 0, a float or a (B,) tensor (one size per network).
     """
@@ -113,7 +113,7 @@ def abs_cosine(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 
 def f_hat(Z: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma: float = 0.0, *, chunk: int = 2048) -> torch.Tensor:
-    """f-hat(z) = (1/N) sum_n y_n Phi(x_n, z) x_n.z (spec 3.4; the lazy f_t - f_0 without init, bias and scale).
+    """f-hat(z) = (1/N) sum_n y_n Phi(x_n, z) x_n.z (sources appendix: Theorems A and B; the lazy f_t - f_0 without init, bias and scale).
 
     Z (..., nz, d), X (..., N, d), y (..., N) -> (..., nz).
     """
@@ -123,7 +123,7 @@ def f_hat(Z: torch.Tensor, X: torch.Tensor, y: torch.Tensor, gamma: float = 0.0,
 
 def g_hat(Z: torch.Tensor, X: torch.Tensor, y: torch.Tensor, R: torch.Tensor, gamma: float = 0.0, *,
           normalise: bool = True, chunk: int = 2048) -> torch.Tensor:
-    """g-hat(z) = (1/N) sum_n Phi(r_n, z) z.v_n / ||v_n||, v_n = sum_k y_k Phi(x_n, x_k) x_k (spec 3.3-3.4).
+    """g-hat(z) = (1/N) sum_n Phi(r_n, z) z.v_n / ||v_n||, v_n = sum_k y_k Phi(x_n, x_k) x_k (sources appendix: Theorems A and B).
 
     The leading, label-free term of g_t - g_0 (the target labels cancel: y_adv_n eta_n = eps v_n/||v_n||).
     ``normalise=False`` gives the authors' code version, z.v_n / N in place of z.v_n / ||v_n||.
@@ -143,7 +143,7 @@ def g_hat(Z: torch.Tensor, X: torch.Tensor, y: torch.Tensor, R: torch.Tensor, ga
 
 def lazy_change(Z: torch.Tensor, R: torch.Tensor, labels: torch.Tensor, gamma: float = 0.0, *,
                 chunk: int = 2048) -> torch.Tensor:
-    """The lazy-regime output change per unit of gradient-flow time under the identity loss (spec 3.1, 3.3):
+    """The lazy-regime output change per unit of gradient-flow time under the identity loss (sources appendix: Theorems A and B):
 
         (g_t(z) - g_0(z)) / t = (1/N) sum_n labels_n Phi(z, r_n) (z.r_n + 1),
 

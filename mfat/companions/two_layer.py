@@ -1,5 +1,5 @@
 """A batch of two-layer networks with a frozen readout, and their full-batch training
-(chapter 6; Kumano, Kera, Yamasaki, NeurIPS 2024; spec sections 2.1-2.3).
+(chapter 6; Kumano, Kera, Yamasaki, NeurIPS 2024; sources appendix: the setting).
 
 Each of the B networks in a batch computes
 
@@ -55,7 +55,7 @@ def _dtype(dtype) -> torch.dtype:
 class TwoLayerNets:
     """B independent two-layer networks of width m on R^d with leaky slope gamma (frozen readout a).
 
-    Build with ``TwoLayerNets(d, m, gamma, batch=B, generator=g)`` (init law of spec section 2.1), or
+    Build with ``TwoLayerNets(d, m, gamma, batch=B, generator=g)`` (the init law; sources appendix: the setting), or
     from explicit tensors with :meth:`from_tensors`.
     """
 
@@ -188,7 +188,7 @@ def steps_for_time(T: float, lr: float, optimizer: str = "gd") -> int:
     """Number of full-batch steps that make gradient-flow time T: T / lr (gd) or T (1 - 0.9) / lr (momentum).
 
     The momentum convention is the heavy-ball effective rate lr / (1 - 0.9), valid until the plateau
-    scheduler cuts the rate (spec section 2.2). At least one step is taken when T > 0.
+    scheduler cuts the rate (sources appendix: the setting). At least one step is taken when T > 0.
     """
     T = check_real("T", T, min_value=0.0)
     lr = check_real("lr", lr, min_value=0.0, min_inclusive=False)
@@ -269,7 +269,7 @@ def _plateau(value, rate, best, bad):
 def kernel_monte_carlo(Z1: torch.Tensor, Z2: torch.Tensor, gamma: float = 0.0, *, n_draws: int,
                        generator: torch.Generator, chunk: int = 20000) -> torch.Tensor:
     """Monte Carlo estimate of Phi(z1, z2) = E[phi'(w.z1 + c) phi'(w.z2 + c)] over the init law
-    w ~ N(0, I_d/d), c ~ N(0, 1) (spec section 2.3): Z1 (n1, d), Z2 (n2, d) -> (n1, n2), float64.
+    w ~ N(0, I_d/d), c ~ N(0, 1) (sources appendix: the setting): Z1 (n1, d), Z2 (n2, d) -> (n1, n2), float64.
 
     Each draw is one hidden unit; ``n_draws`` units are averaged (in chunks of ``chunk``).
     """

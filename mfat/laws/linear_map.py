@@ -1,4 +1,4 @@
-"""Exact samplers of the law of J(x) and a(x) in f(x) = J(x) x + a(x) (Theorem 4.1; spec sections 3 and 9).
+"""Exact samplers of the law of J(x) and a(x) in f(x) = J(x) x + a(x) (Theorem 4.1; sources appendix: Theorem 4.1 and the experiments).
 
 Three ways to draw (J_{i1}(x), a_i(x)) over fresh random networks of Definition 3.1, all exact in law
 (float64, explicit ``torch.Generator``, any device), from the cheapest to the most literal:
@@ -6,7 +6,7 @@ Three ways to draw (J_{i1}(x), a_i(x)) over fresh random networks of Definition 
 :func:`sample_chain`
     The Gram-matrix chain. Let g^(l) = M^(l) ... M^(1) P_in e_1 (the tangent along e_1) and c^(l) the bias
     path, c^(l) = M^(l) c^(l-1) + D^(l) b^(l), so that J_{i1} = P_out[i] . g^(L) and a_i = P_out[i] . c^(L)
-    (spec section 2.2). Given everything up to layer l-1, the units i = 1..N of layer l are iid; unit i
+    (sources appendix: Definition 3.1). Given everything up to layer l-1, the units i = 1..N of layer l are iid; unit i
     carries y_i = (P^(l)_i [g, c]) + s_i t_i, t_i = (W^(l)_i g, W^(l)_i c + b_i), with slope
     s_i = phi'(z_i) in {u, v}, z_i = W_i h + b_i. The map (P_i, W_i, b_i) -> -(P_i, W_i, b_i) preserves the
     law, flips the sign of z_i and leaves (pi + s t)(pi + s t)^T unchanged for either fixed s (pi = P_i [g, c]),
@@ -23,7 +23,7 @@ Three ways to draw (J_{i1}(x), a_i(x)) over fresh random networks of Definition 
     (a Bartlett-decomposed Wishart draw), so paper-scale widths cost nothing extra.
 
 :func:`sample_units`
-    The construction of spec section 9: each random matrix is only ever applied to a few vectors (the
+    The construction described in the sources appendix (the experiments): each random matrix is only ever applied to a few vectors (the
     signal h(x), the tangent g(x) and the bias path c(x) of each input), and its rows are iid, so W V for the
     N x k matrix V of tracked vectors is N iid k-variate Gaussians with covariance (sigma_w^2 / N) V^T V.
     O(N k) random numbers per layer; it handles several inputs of one network jointly (their J's are

@@ -1,6 +1,6 @@
-"""l_p projected gradient ascent (PGD), p in {1, 2, inf}, batched (spec sections 4 and 9, Fig. 3).
+"""l_p projected gradient ascent (PGD), p in {1, 2, inf}, batched (sources appendix: the adversarial loss and the experiments, Fig. 3).
 
-The paper's adversarial loss (spec section 4) is
+The paper's adversarial loss (sources appendix: the adversarial loss) is
 
     L_adv(x) = max_{||eta||_p <= eps} ||f(x + eta) - f(x)||_q,
 
@@ -359,7 +359,7 @@ def fgm(objective: Objective, x: torch.Tensor, attack: Attack, *, generator: tor
 
 
 def output_deviation(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, q) -> Objective:
-    """The objective x' -> ||f(x') - f(x)||_q per example (spec section 4), f: (B, ...) -> (B, K).
+    """The objective x' -> ||f(x') - f(x)||_q per example (sources appendix: the adversarial loss), f: (B, ...) -> (B, K).
 
     f(x) is computed once, without gradient. The l_q norm is not differentiable where f(x') = f(x), e.g. at
     eta = 0: :func:`pgd` never evaluates the gradient there (random or tiny random starts).

@@ -1,4 +1,4 @@
-"""Fisher-Rao norm of the trainable weights of a Definition 3.1 network (spec section 8, Theorem 5.8).
+"""Fisher-Rao norm of the trainable weights of a Definition 3.1 network (Theorem 5.8; sources appendix).
 
 The layerwise Fisher-Rao norm (the form of Liang et al., AISTATS 2019, built from <theta, grad_theta f>,
 taken one weight matrix at a time) is
@@ -55,7 +55,7 @@ def directional_derivatives(net: ReLULikeNet, x: torch.Tensor, *, differentiable
     """v_l(x) = <W^(l), grad_{W^(l)} f(x)> for every layer and input, exactly (forward mode).
 
     x: (B, d). Returns (B, L, K) in x's dtype. Spec section 8; the tangent rule is that of the linear
-    decomposition of spec section 2.2 (activation patterns fixed). With ``differentiable=True`` the result
+    decomposition of Definition 3.1 (activation patterns fixed). With ``differentiable=True`` the result
     carries an autograd graph to the parameters (the slopes D^(l) are piecewise constant, so this is the
     exact gradient of v_l almost everywhere); otherwise it is computed under ``torch.no_grad``.
     """

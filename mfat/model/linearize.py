@@ -1,4 +1,4 @@
-"""The exact decomposition f(x) = J(x) x + a(x) of a ReLU-like network (spec section 2.2).
+"""The exact decomposition f(x) = J(x) x + a(x) of a ReLU-like network (sources appendix: Definition 3.1).
 
 With D^(l)(x) = diag(phi'(z^(l))) (entries u or v; phi'(0) := u) and M^(l) = D^(l) W^(l)
 (vanilla) or P^(l) + D^(l) W^(l) (residual):

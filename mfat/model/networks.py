@@ -1,4 +1,4 @@
-"""Definition 3.1: ReLU-like fully connected networks, vanilla and residual (spec section 2.1).
+"""Definition 3.1: ReLU-like fully connected networks, vanilla and residual (sources appendix: Definition 3.1).
 
     h^(0) = P_in x
     z^(l) = W^(l) h^(l-1) + b^(l),                   l = 1..L
@@ -197,7 +197,7 @@ class ReLULikeNet(nn.Module):
 
     # -- summaries -------------------------------------------------------------------------------
     def sigma_w2_per_layer(self) -> torch.Tensor:
-        """Empirical weight variance ||W^(l)||_F^2 / N per layer, shape (L,) (spec section 1)."""
+        """Empirical weight variance ||W^(l)||_F^2 / N per layer, shape (L,) (sources appendix: Notation)."""
         N = self.spec.N
         return torch.stack([w.detach().pow(2).sum() / N for w in self.W])
 

@@ -1,4 +1,4 @@
-"""The nine (p, q) operator norms of a matrix, p, q in {1, 2, inf} (spec sections 1 and 5.1).
+"""The nine (p, q) operator norms of a matrix, p, q in {1, 2, inf} (sources appendix: Notation and Theorem 5.1).
 
     ||A||_{p,q} = max_{||eta||_p <= 1} ||A eta||_q,        A in R^{K x d}.
 
@@ -275,7 +275,7 @@ def operator_norm(
     generator: torch.Generator | None = None,
     seed: int = 0,
 ) -> NormResult:
-    """||A||_{p,q} = max_{||eta||_p <= 1} ||A eta||_q for ``A`` of shape ``(..., K, d)`` (spec section 1).
+    """||A||_{p,q} = max_{||eta||_p <= 1} ||A eta||_q for ``A`` of shape ``(..., K, d)`` (sources appendix: Notation).
 
     Exact for (1, q), (p, inf), (2, 2); for (inf, 1), (inf, 2), (2, 1) exact by enumeration when the number of
     free signs (min(K, d), d, K respectively) is <= ``max_enumeration``, otherwise a sign-iteration lower bound

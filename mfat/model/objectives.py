@@ -1,4 +1,4 @@
-"""The training objectives of spec sections 4 and 6, written once for one network and for a stack of G networks.
+"""The training objectives of sources appendix: the adversarial loss and Theorem 5.4, written once for one network and for a stack of G networks.
 
 Per mini-batch x (B, d), y (B,), means over the examples:
 

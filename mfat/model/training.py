@@ -1,4 +1,4 @@
-"""Training Definition 3.1 networks: standard, adversarial and l2-regularised (spec sections 4 and 6).
+"""Training Definition 3.1 networks: standard, adversarial and l2-regularised (sources appendix: the adversarial loss and Theorem 5.4).
 
     config = TrainConfig(objective="adversarial", lr=0.01, steps=500, eps=0.3, p="inf", q="inf")
     table = train(net, X, y, config, generator=torch.Generator().manual_seed(0))
@@ -8,7 +8,7 @@ projections P_in, P_out, P^(l) are buffers and stay frozen. Objectives (per mini
 written once, for one network and for a stack, in :mod:`mfat.model.objectives`):
 
 - ``"standard"``:    CE(f(x), y)
-- ``"adversarial"``: CE(f(x), y) + lam * L_adv(x), the book's main line (spec section 4), with
+- ``"adversarial"``: CE(f(x), y) + lam * L_adv(x), the book's main line (sources appendix: the adversarial loss), with
   L_adv(x) = ||f(x + eta) - f(x)||_q at the PGD maximiser eta of that same quantity over ||eta||_p <= eps;
   eta is detached, so the gradient flows through f only (Danskin's theorem)
 - ``"adv_only"``:    L_adv(x) alone: the setting of Theorem 5.4

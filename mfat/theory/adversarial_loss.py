@@ -1,4 +1,4 @@
-"""The dimension factor beta_{p,q}(d, K) of Theorem 5.1 and the adversarial-loss bound (spec section 5).
+"""The dimension factor beta_{p,q}(d, K) of Theorem 5.1 and the adversarial-loss bound (sources appendix: Theorem 5.1).
 
     beta_{p,q}(d, K) := E ||Z||_{p->q} / sqrt(d),      Z in R^{K x d} with iid N(0, 1) entries,
     L_adv(x) <~ eps * beta_{p,q} * omega^(L/2)           (Theorem 5.1, step 2; J(x) = omega^(L/2) Z / sqrt(d)).
@@ -7,7 +7,7 @@ Two closed forms of beta (``method``; its Monte Carlo estimate is
 :func:`mfat.experiments.adversarial_loss.beta_monte_carlo`):
 
 - ``"bound"``: a closed-form upper bound on E||Z||_{p->q} / sqrt(d), valid for every d, K >= 1 (below);
-- ``"asymptotic"``: the lower-bound / asymptotic column of the spec's table (large d, fixed K).
+- ``"asymptotic"``: the lower-bound / asymptotic column of the sources appendix's table (large d, fixed K).
 
 Upper bounds (c = sqrt(2/pi) = E|g|, m_n = E||g_n||_2 = sqrt(2) Gamma((n+1)/2) / Gamma(n/2) <= sqrt(n),
 E||g_n||_1 = c n). Max-type pairs use Gaussian concentration: if X_1..X_n are s-Lipschitz functions of a
@@ -27,7 +27,7 @@ E||Z||_{X->Y} <= rad_2(B_X) E||g_K||_Y + rad_2(B_{Y*}) E||g_d||_{X*}. Then E||Z|
 and finally each entry is lowered to the best bound implied by the others through the pointwise inequalities
 ||A||_{p,inf} <= ||A||_{p,2} <= ||A||_{p,1} <= sqrt(K) ||A||_{p,2} <= K ||A||_{p,inf} and
 ||A||_{1,q} <= ||A||_{2,q} <= ||A||_{inf,q} <= sqrt(d) ||A||_{2,q} <= d ||A||_{1,q} (which, e.g., makes the K = 1
-entries of the p = inf row equal to the exact c sqrt(d)). These are the spec's table entries (section 5.1)
+entries of the p = inf row equal to the exact c sqrt(d)). These are the table of the sources appendix (Theorem 5.1)
 with E||g||_2 in place of sqrt(n) and the smaller of the listed alternatives.
 """
 
@@ -113,7 +113,7 @@ def _tighten(bounds: dict, d: int, K: int) -> dict:
 
 
 def _asymptotic(p: float, q: float, d: int, K: int) -> float:
-    """E||Z||_{p,q}: max-type pairs mu + sigma sqrt(2 ln n); others the spec's lower bound / limit."""
+    """E||Z||_{p,q}: max-type pairs mu + sigma sqrt(2 ln n); others the sources appendix's lower bound / limit."""
     c, ln = C_ABS, math.log
     mK, md = chi_mean(K), chi_mean(d)
     table = {
@@ -134,7 +134,7 @@ def beta(p, q, d: int, K: int, method: str = "bound") -> float:
     """beta_{p,q}(d, K) = E||Z||_{p->q} / sqrt(d) (float64); ``method`` is "bound" or "asymptotic".
 
     "bound": the closed-form upper bound of the module docstring (valid for all d, K >= 1);
-    "asymptotic": the spec's lower-bound / asymptotic column ((2,1): sqrt(K), (inf,1): c sqrt(Kd), (inf,2):
+    "asymptotic": the sources appendix's lower-bound / asymptotic column ((2,1): sqrt(K), (inf,1): c sqrt(Kd), (inf,2):
     c sqrt(d) are lower bounds; (2,2): 1 + sqrt(K/d); max-type pairs: (mu + sigma sqrt(2 ln n)) / sqrt(d)).
     """
     p, q = _pq(p, q)

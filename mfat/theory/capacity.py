@@ -1,4 +1,4 @@
-"""Capacity: the Fisher-Rao norm at initialisation and under adversarial training (Theorem 5.8, spec section 8).
+"""Capacity: the Fisher-Rao norm at initialisation and under adversarial training (Theorem 5.8, sources appendix: Theorem 5.8).
 
 The layerwise Fisher-Rao norm is ||w||_FR^2 = sum_l E_x ||<W^(l), grad_{W^(l)} f(x)>||^2 (see
 :mod:`mfat.model.fisher_rao`). Holding the activation slopes fixed, <W^(l), grad_{W^(l)} f(x)> =
@@ -9,7 +9,7 @@ E||P_out r||^2 = K ||r||^2 / N. Hence, for a fixed input with q^(0) = ||x||^2 / 
 
     E ||w||_FR^2 = K sum_{l=1}^{L} alpha sigma_l^2 q^(l-1) prod_{k=l+1}^{L} omega_k,
 
-with q^(l) the signal recursion of spec section 2.3 (its mean is exact at any width) and omega_k the gain of
+with q^(l) the signal recursion of sources appendix: Definition 3.1 (its mean is exact at any width) and omega_k the gain of
 layer k. With equal variances, sigma_b = 0 and ||x||^2 = d (q^(0) = 1) this is the paper's
 
     E ||w||_FR^2 = L K alpha sigma_w^2 omega^(L-1)       (= L K omega_v^L for a vanilla network).

@@ -1,4 +1,4 @@
-"""Mean-field closed forms for Definition 3.1 networks (spec sections 2.3 and 3).
+"""Mean-field closed forms for Definition 3.1 networks (sources appendix: Definition 3.1 and Theorem 4.1).
 
 Pure functions of floats, evaluated in float64; no torch state. ``residual`` selects the
 architecture: vanilla ``h = phi(W h + b)`` or residual ``h = P h + phi(W h + b)``.
@@ -22,7 +22,7 @@ __all__ = [
 
 
 def alpha(u: float = 1.0, v: float = 0.0) -> float:
-    """Activation constant alpha = (u^2 + v^2) / 2 = E[phi'(z)^2] for symmetric z (spec section 1)."""
+    """Activation constant alpha = (u^2 + v^2) / 2 = E[phi'(z)^2] for symmetric z (sources appendix: Notation)."""
     u = check_real("u", u)
     v = check_real("v", v)
     if u == 0.0 and v == 0.0:
@@ -63,7 +63,7 @@ def signal_recursion(
     v: float = 0.0,
     residual: bool = False,
 ) -> np.ndarray:
-    """Mean-field length map q^(l) = ||h^(l)||^2 / N for l = 0..L (spec section 2.3).
+    """Mean-field length map q^(l) = ||h^(l)||^2 / N for l = 0..L (sources appendix: Definition 3.1).
 
     vanilla:  q^(l) = alpha (sigma_w^2 q^(l-1) + sigma_b^2)
     residual: q^(l) = q^(l-1) + alpha (sigma_w^2 q^(l-1) + sigma_b^2)

@@ -1,5 +1,5 @@
 """The activation-derivative kernel Phi of a wide two-layer network and its lazy-regime predictions
-(chapter 6; Kumano, Kera, Yamasaki, NeurIPS 2024; spec sections 2.3 and 3.1).
+(chapter 6; Kumano, Kera, Yamasaki, NeurIPS 2024; sources appendix: the setting and Theorems A and B).
 
 For the two-layer network f(x) = sum_k a_k phi(w_k^T x + b_k) with leaky slope gamma,
 w_k ~ N(0, I_d / d) and b_k ~ N(0, 1),
@@ -62,7 +62,7 @@ def _rows(name: str, z) -> np.ndarray:
 
 
 def phi_kernel(Z1, Z2, gamma: float = 0.0) -> np.ndarray:
-    """Closed-form Phi(z1, z2) for all pairs (spec section 2.3): Z1 (n1, d), Z2 (n2, d) -> (n1, n2).
+    """Closed-form Phi(z1, z2) for all pairs (sources appendix: the setting): Z1 (n1, d), Z2 (n2, d) -> (n1, n2).
 
     One-dimensional inputs are treated as single rows. ``gamma`` in [0, 1) is the leaky slope.
     """
@@ -82,7 +82,7 @@ def phi_kernel_diagonal(gamma: float = 0.0) -> float:
 
 
 def lazy_output_change(Z, X, y, t: float, gamma: float = 0.0, weights=None) -> np.ndarray:
-    """Lazy-regime change of the output after gradient-flow time t (spec section 3.1):
+    """Lazy-regime change of the output after gradient-flow time t (sources appendix: Theorems A and B):
 
         f_t(z) - f_0(z) = sum_n Lambda_n y_n Phi(z, x_n) (z.x_n + 1),   Lambda_n = t / N (identity loss).
 
@@ -95,7 +95,7 @@ def lazy_output_change(Z, X, y, t: float, gamma: float = 0.0, weights=None) -> n
 
 
 def lazy_gradient_change(Z, X, y, t: float, gamma: float = 0.0, weights=None) -> np.ndarray:
-    """Lazy-regime change of the input gradient (spec section 3.1, Theorem A's weighted sum):
+    """Lazy-regime change of the input gradient (sources appendix: Theorems A and B, Theorem A's weighted sum):
 
         grad f_t(z) - grad f_0(z) = sum_n Lambda_n y_n Phi(z, x_n) x_n,   Lambda_n = t / N.
 

@@ -1,4 +1,4 @@
-"""Closed forms around Theorem 4.1 (spec section 3): finite-width moments of J and a, cross-input correlations.
+"""Closed forms around Theorem 4.1 (sources appendix: Theorem 4.1): finite-width moments of J and a, cross-input correlations.
 
 Pure float64 functions; no torch state.
 

@@ -1,6 +1,6 @@
-"""(M, m)-trainability, Lemma 5.5, Theorems 5.6 and 5.7, and the Fig. 5 boundary N*(L) (spec section 7).
+"""(M, m)-trainability, Lemma 5.5, Theorems 5.6 and 5.7, and the Fig. 5 boundary N*(L) (sources appendix: Theorems 5.6-5.7).
 
-Definition 5.5 (as reconstructed in the spec): a network of depth L is (M, m)-trainable when its squared
+Definition 5.5 (as reconstructed in the sources appendix): a network of depth L is (M, m)-trainable when its squared
 Jacobian gain omega^L (= d Var J_ij, Theorem 4.1) satisfies ``m <= omega^L <= M`` with ``0 < m <= 1 <= M``.
 
 - Lemma 5.5: vanilla (omega = alpha sigma_w^2) is trainable iff ``m^(1/L) <= alpha sigma_w^2 <= M^(1/L)``;
@@ -137,7 +137,7 @@ def critical_width(L: int, t_budget: float, eps: float, beta: float, sigma_w2_0:
 
     T is exactly proportional to N for both laws (the rate of Theorem 5.4 is proportional to 1/N), so
     ``N*(L) = t_budget / (T(N) / N)``; for the linear law and omega_v(0) = 1,
-    ``N* = c lr t_budget alpha eps beta / (1 - m^(1/L))`` (spec section 7). Widths ``N >= N*`` stay trainable
+    ``N* = c lr t_budget alpha eps beta / (1 - m^(1/L))`` (sources appendix: Theorems 5.6-5.7). Widths ``N >= N*`` stay trainable
     for the whole budget. A real number (not rounded).
     """
     t_budget = check_real("t_budget", t_budget, min_value=0.0)

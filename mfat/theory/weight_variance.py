@@ -1,4 +1,4 @@
-"""Weight variance under adversarial training: Theorem 5.4 and its residual counterpart (spec section 6).
+"""Weight variance under adversarial training: Theorem 5.4 and its residual counterpart (sources appendix: Theorem 5.4).
 
 Time convention. Training is plain SGD, ``theta <- theta - lr * grad``; the gradient-flow time is
 ``t = lr * steps``, so that one unit of ``t`` is the same amount of training whatever the learning rate.
@@ -16,9 +16,9 @@ and with E L_adv ~ eps beta_{p,q} omega^{L/2} (Theorem 5.1) the frozen-rate law 
 
     sigma_w^2(t) = sigma_w^2(0) - c eps beta_{p,q} omega_v(0)^{L/2} t / N.
 
-The paper's own constant is not confirmed (spec section 13; a Fisher-Rao formula it recalls implies c = 1),
+The paper's own constant is not confirmed (sources appendix: limitations; a Fisher-Rao formula it recalls implies c = 1),
 so ``c`` is an argument; the book uses c = 2, the value this convention derives. For a residual network
-the identity holds only on average, with the factor alpha sigma_w^2 / omega_r (spec section 6).
+the identity holds only on average, with the factor alpha sigma_w^2 / omega_r (sources appendix: Theorem 5.4).
 
 All functions are pure float64 (numpy / scipy), with no torch state.
 """
@@ -112,7 +112,7 @@ def sigma_w2_linear(t, sigma_w2_0: float, eps: float, beta: float, L: int, N: in
 
 def sigma_w2_ode(t, sigma_w2_0: float, eps: float, beta: float, L: int, N: int, u: float = 1.0, v: float = 0.0,
                  residual: bool = False, c: float = 2.0) -> np.ndarray:
-    """The unfrozen law: d sigma_w^2/dt = variance_slope(sigma_w^2(t)) (spec section 6).
+    """The unfrozen law: d sigma_w^2/dt = variance_slope(sigma_w^2(t)) (sources appendix: Theorem 5.4).
 
     With w = alpha sigma_w^2 and k = c alpha eps beta / N:
       vanilla:  dw/dt = -k w^{L/2}, solved in closed form: w(t)^{1-L/2} = w(0)^{1-L/2} + (L/2 - 1) k t

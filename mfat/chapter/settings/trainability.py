@@ -1,4 +1,4 @@
-"""Settings of chapter 4, "Trainability" (Lemma 5.5, Theorems 5.6 and 5.7, the paper's Fig. 5; spec sections 7, 9)."""
+"""Settings of chapter 4, "Trainability" (Lemma 5.5, Theorems 5.6 and 5.7, the paper's Fig. 5; sources appendix: Theorems 5.6-5.7 and the experiments)."""
 
 from __future__ import annotations
 
