@@ -17,7 +17,7 @@ def _actionlint() -> str:
 
 def test_actionlint_accepts_every_workflow():
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert len(files) == 2
+    assert len(files) == 3
     proc = subprocess.run([_actionlint(), "-no-color", *map(str, files)], capture_output=True, text=True,
                           cwd=WORKFLOWS.parent.parent)  # reads .github/actionlint.yaml (the gpu runner label)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -36,11 +36,19 @@ def test_cpu_workflow_runs_the_readme_commands_on_pull_requests():
         assert command in text
 
 
-def test_gpu_workflow_smoke_tests_then_runs_full_chapters_one_at_a_time_and_deploys():
+def test_gpu_workflow_smoke_tests_then_runs_full_chapters_one_at_a_time_and_proposes_the_results():
     flow, steps = _steps("book-gpu.yml")
     assert flow["jobs"]["full"]["runs-on"] == ["self-hosted", "gpu"]
     text = "\n".join(steps)
     assert text.index("torch.cuda.is_available()") < text.index("--profile full --only")
-    assert "for chapter in" in text and "actions/upload-artifact" in text and "actions/upload-pages-artifact" in text
+    assert "for chapter in" in text and "actions/upload-artifact" in text
+    assert text.index("--profile full --only") < text.index("git add results/full") < text.index("gh pr create")
+
+
+def test_edition_workflow_replays_the_committed_tiers_and_deploys():
+    flow, steps = _steps("book-edition.yml")
+    assert "main" in flow[True]["push"]["branches"]
+    text = "\n".join(steps)
+    assert text.index("make edition") < text.index("make site-test") < text.index("actions/upload-pages-artifact")
     deploy = flow["jobs"]["deploy"]
-    assert deploy["needs"] == "full" and any("deploy-pages" in s.get("uses", "") for s in deploy["steps"])
+    assert deploy["needs"] == "edition" and any("deploy-pages" in s.get("uses", "") for s in deploy["steps"])
