@@ -8,6 +8,7 @@
 - :mod:`.capacity`               the Fisher-Rao norm, Theorem 5.8 (chapter 5)
 - :mod:`.perturbation_learning`  the kernel Phi of wide two-layer networks (chapter 6)
 - :mod:`.implicit_bias`          margins of adversarial training (chapter 7)
+- :mod:`.attack_gaps`            local maxima of the small-eps attack problem (chapter 8)
 
 Every public name of those modules is re-exported here, so ``mfat.theory.omega`` works.
 """
@@ -77,6 +78,10 @@ from mfat.theory.implicit_bias import (  # noqa: F401
     rank_one_bound,
     alignment_bound,
 )
+from mfat.theory.attack_gaps import (  # noqa: F401
+    local_maxima_bound,
+    closed_form,
+)
 
 __all__ = [
     "alpha",
@@ -128,4 +133,6 @@ __all__ = [
     "margin_gap_bound",
     "rank_one_bound",
     "alignment_bound",
+    "local_maxima_bound",
+    "closed_form",
 ]
