@@ -54,7 +54,7 @@ class AttackGapsSettings(Settings):
 
 
 _CPU = AttackGapsSettings(N=512, L=10, n_inputs=32, steps=(1, 3, 10, 50), restarts=8, law_samples=64,
-                          geometry_samples=32, geometry_starts=64, geometry_steps=200, sweep_samples=32,
+                          geometry_samples=16, geometry_starts=64, geometry_steps=200, sweep_samples=32,
                           d_values=(16, 64, 256, 784), K_values=(2, 5, 10, 30, 100), depths=(1, 3, 10, 30),
                           widths=(16, 64, 256, 1000, 4000), training_tiers=("quick", "full"), train_inputs=32)
 
