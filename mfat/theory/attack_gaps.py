@@ -5,15 +5,16 @@ named below, a simple top singular value).
 
 A convex function attains its maximum over a compact convex set at an extreme point: the 2d signed basis
 vectors of the l1 ball, the 2^d vertices of the l_inf cube, any point of the l2 sphere. Where ||J u||_q is
-locally linear around a point, that point is a local maximum only if it maximises that linear function over
-the ball, which bounds the number of local maxima (counted up to sign, since ||J(-u)||_q = ||J u||_q):
+locally linear around a point u, the point is a local maximum only if it maximises that linear function
+<J^T w, .> over the ball, w = grad ||y||_q at y = J u the dual vector: so u is determined by w, and the local
+maxima (counted up to sign, since ||J(-u)||_q = ||J u||_q) are at most
 
-- (1, q):     the vertices +-e_j, at most d;
-- (2, 2):     the top right singular vector only (the others are saddles): 1;
-- (2, inf), (inf, inf): u = J_i / ||J_i||_2, u = sign(J_i) for the row i that attains the maximum: at most K;
-- (2, 1), (inf, 1): u is fixed by s = sign(J u) (u = J^T s / ||J^T s||_2, u = sign(J^T s)): at most 2^(K-1),
-  and for (inf, 1) also at most 2^(d-1) vertices;
-- (inf, 2):   the vertices with u = sign(J^T J u): at most 2^(d-1).
+- as many as the dual vectors: K (the rows, w = +-e_i) for q = inf, 2^(K-1) (the sign vectors) for q = 1;
+- as many as the extreme points: d for p = 1, 2^(d-1) for p = inf;
+- one for (2, 2): the top right singular vector (the other singular vectors are saddles).
+
+So (1, inf), (2, inf), (inf, inf) have at most K; (1, 1) at most min(d, 2^(K-1)); (2, 1), (inf, 1) at most
+2^(K-1); (1, 2) at most d; and (inf, 2) only the 2^(d-1) vertices.
 """
 
 from __future__ import annotations
@@ -34,18 +35,15 @@ def _power_of_two(n: int) -> float:
 
 
 def local_maxima_bound(p, q, d: int, K: int) -> float:
-    """The most local maxima (up to sign) that u -> ||J u||_q can have on the unit l_p ball, J generic K x d."""
+    """The most local maxima (up to sign) that u -> ||J u||_q can have on the unit l_p ball, J generic K x d: the
+    smaller of the number of dual vectors (q) and of extreme points (p); 1 for (2, 2) (module doc)."""
     p, q = normalise_p("p", p), normalise_p("q", q)
     d, K = check_int("d", d, min_value=1), check_int("K", K, min_value=1)
-    if p == 1.0:
-        return float(d)
-    if q == INF:
-        return float(K)
     if (p, q) == (2.0, 2.0):
         return 1.0
-    if q == 1.0:
-        return _power_of_two(K - 1) if p == 2.0 else _power_of_two(min(K, d) - 1)
-    return _power_of_two(d - 1)  # (inf, 2)
+    duals = {INF: float(K), 1.0: _power_of_two(K - 1), 2.0: INF}[q]
+    points = {1.0: float(d), INF: _power_of_two(d - 1), 2.0: INF}[p]
+    return min(duals, points)
 
 
 def closed_form(p, q) -> str:

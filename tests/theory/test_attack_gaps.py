@@ -15,11 +15,12 @@ PAIRS = [(p, q) for p in (1.0, 2.0, INF) for q in (1.0, 2.0, INF)]
 
 def test_bounds_by_pair():
     d, K = 784, 10
-    expected = {(1.0, 1.0): d, (1.0, 2.0): d, (1.0, INF): d, (2.0, 2.0): 1, (2.0, INF): K, (INF, INF): K,
+    expected = {(1.0, 1.0): 2 ** (K - 1), (1.0, 2.0): d, (1.0, INF): K, (2.0, 2.0): 1, (2.0, INF): K, (INF, INF): K,
                 (2.0, 1.0): 2 ** (K - 1), (INF, 1.0): 2 ** (K - 1), (INF, 2.0): 2.0 ** (d - 1)}
     for pq, value in expected.items():
         assert th.local_maxima_bound(*pq, d, K) == value
     assert th.local_maxima_bound(INF, 1, 3, 10) == 4  # min(K, d) - 1 free signs
+    assert th.local_maxima_bound(1, 1, 20, 10) == 20  # fewer vertices than sign vectors
     assert th.local_maxima_bound(INF, 2, 2000, 10) == INF  # beyond the float range
     assert th.local_maxima_bound("inf", "2", 4, 3) == 8
 
@@ -62,8 +63,10 @@ def test_cube_fixed_points_within_the_bound(q, seed):
 
 
 @pytest.mark.parametrize("q", [1.0, 2.0, INF])
-def test_l1_vertices_fixed_points_within_the_bound(q):
-    """Oracle: the vertices e_j whose gradient's largest entry is entry j are at most d."""
-    J = np.random.default_rng(1).standard_normal((4, 9))
-    fixed = sum(int(np.argmax(np.abs(_grad(J, np.eye(9)[j], q))) == j) for j in range(9))
-    assert 1 <= fixed <= th.local_maxima_bound(1, q, 9, 4)
+@pytest.mark.parametrize("seed", range(6))
+def test_l1_vertices_fixed_points_within_the_bound(q, seed):
+    """Oracle: the vertices e_j whose gradient's largest entry is entry j (the candidates for local maxima) are
+    at most the bound; K = 2 makes it bind for q = 1 and q = inf (2 and 2 of d = 12)."""
+    J = np.random.default_rng(seed).standard_normal((2, 12))
+    fixed = sum(int(np.argmax(np.abs(_grad(J, np.eye(12)[j], q))) == j) for j in range(12))
+    assert 1 <= fixed <= th.local_maxima_bound(1, q, 12, 2)
