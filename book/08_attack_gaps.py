@@ -306,7 +306,10 @@ figures.nonlinearity(bends);
 
 # %% [markdown]
 # For $p = 1$ the ball is small (its $\ell_2$ radius is $\epsilon$) and the network stays nearly linear: the
-# attacks come close to the linear value, and the best exceeds it on some inputs. For $p = \infty$ at
+# attacks come close to the linear value, and the best exceeds it on some inputs. For $p = \infty$ even
+# $\epsilon$ = {glue:text}`ch8_eps_small` is far beyond the activation region: for $(\infty,\infty)$ the jump
+# realises **{glue:text}`ch8_jump_small:.0%`** of the linear value and the best attack
+# **{glue:text}`ch8_best_small:.0%`**. For $p = \infty$ at
 # $\epsilon$ = {glue:text}`ch8_eps_large` the jump realises a fraction of the linear value, and search
 # finds several times more. Part of the remaining gap is weakness (the best is still growing with restarts
 # and steps, section 5); how much is non-linearity cannot be told without an upper bound on $L_{adv}$ that
@@ -354,11 +357,12 @@ mfat.chapter.glue("ch8_sweep_N", S.sweep_N)
 figures.sweeps(sweep, TYPICAL);
 
 # %% [markdown]
-# More outputs $K$ mean more rows and sign patterns to compete, and the gap of the $q=\infty$ and $q=1$
-# pairs grows. The input dimension matters little once $d$ exceeds a few dozen. Width and depth matter through
-# the shape of $J$: in the mean-field limit $J$ is a Gaussian matrix with independent entries whatever the
-# depth (Theorem 4.1), but at finite width the product of $L$ random layers concentrates $J$ on a few
-# directions (the Gram chain of chapter 2), and one direction dominating every norm makes every pair easy.
+# More outputs $K$ mean more rows, entries and sign patterns to compete, and the gap grows for nearly every
+# pair. The input dimension matters little once $d$ exceeds a few dozen, and so does depth at this width.
+# Width matters through the shape of $J$: in the mean-field limit $J$ is a Gaussian matrix with independent
+# entries whatever the width (Theorem 4.1), but a narrow network's product of random layers concentrates $J$
+# on a few directions (the Gram chain of chapter 2), and one direction dominating every norm makes every
+# pair easy.
 # **Claim (a deviation from the mean-field picture):** one start of the typical attack comes closer to the
 # norm at the narrowest width than at the widest, averaged over the pairs, by more than four standard errors.
 

@@ -637,11 +637,12 @@ def fgsm_agreement(problem, eps: float, pairs=PAIRS, *, seed: int = 0) -> float:
 def headline(law: dict, network: dict, name: str) -> dict:
     """The numbers of the chapter's verdict: on the exact law, the mean shortfall of variant ``name`` (one
     restart) over :data:`MANY_MAXIMA` and its ratio for (2,2) and (inf,2) with full steps of the same count;
-    on the network at the largest budget, the (inf,inf) ratios of the jump, of ``name`` and of the best of all."""
+    on the network at the largest budget, the (inf,inf) ratios of the jump, of ``name`` and of the best of all, and
+    at the smallest budget those of the jump and of the best of all."""
     full = name.replace("madry", "full")
     one = best_of(law, 1)[0]  # (P, V, B)
     many = [pair_index(law, pq) for pq in MANY_MAXIMA]
-    e = int(np.argmax(network["eps"]))
+    e, small = int(np.argmax(network["eps"])), int(np.argmin(network["eps"]))
     linf = pair_index(network, (math.inf, math.inf))
     return {"many_shortfall": float(1.0 - one[many, _variant_index(law, name)].mean()),
             "power_22": float(one[pair_index(law, (2, 2)), _variant_index(law, full)].mean()),
@@ -649,7 +650,10 @@ def headline(law: dict, network: dict, name: str) -> dict:
             "eps_large": float(network["eps"][e]),
             "jump_large": float(variant_ratio(network, "linearised maximiser", 1, e)[linf].mean()),
             "attack_large": float(variant_ratio(network, name, 1, e)[linf].mean()),
-            "best_large": float(best_of_all(network)[e, linf].mean())}
+            "best_large": float(best_of_all(network)[e, linf].mean()),
+            "eps_small": float(network["eps"][small]),
+            "jump_small": float(variant_ratio(network, "linearised maximiser", 1, small)[linf].mean()),
+            "best_small": float(best_of_all(network)[small, linf].mean())}
 
 
 def geometry_bounds(d: int, K: int, pairs=PAIRS) -> pd.DataFrame:
