@@ -315,6 +315,13 @@ figures.nonlinearity(bends);
 # and steps, section 5); how much is non-linearity cannot be told without an upper bound on $L_{adv}$ that
 # holds beyond the region, which no method here provides.
 #
+# Each attack's share of the best of all at $\epsilon$ = {glue:text}`ch8_eps_large` (the mean over inputs of
+# its value over the best value any attack found there): the weakness part of its gap, a lower bound on it.
+
+# %%
+ag.weakness_table(network, large).style.format("{:.2f}")
+
+# %% [markdown]
 # **Claims (deviations from the linear picture).** At the largest budget (i) for $p = 1$ some input's best
 # attack exceeds $\epsilon\lVert J(x)\rVert_{p,q}$, so the linear value is not an upper bound; (ii) for
 # $(\infty,\infty)$ the best attack finds more than the jump to the linearised maximiser, by more than four
