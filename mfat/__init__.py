@@ -17,7 +17,7 @@ layers listed before it (``tests/test_layers.py``):
 - :mod:`mfat.site`         build time: the runner (``python -m mfat``), generated pages, Sphinx extension, assets
 
 Chapter stems: model, random_linear_map, adversarial_loss, weight_variance, trainability, capacity,
-perturbation_learning, implicit_bias (pages ``book/00_...`` to ``book/07_...``).
+perturbation_learning, implicit_bias, attack_gaps (pages ``book/00_...`` to ``book/08_...``).
 """
 
 __version__ = "0.2.0"

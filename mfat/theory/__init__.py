@@ -8,6 +8,7 @@
 - :mod:`.capacity`               the Fisher-Rao norm, Theorem 5.8 (chapter 5)
 - :mod:`.perturbation_learning`  the kernel Phi of wide two-layer networks (chapter 6)
 - :mod:`.implicit_bias`          margins of adversarial training (chapter 7)
+- :mod:`.attack_gaps`            local maxima of the small-eps attack problem (chapter 8)
 
 Every public name of those modules is re-exported here, so ``mfat.theory.omega`` works.
 """
@@ -77,9 +78,15 @@ from mfat.theory.implicit_bias import (  # noqa: F401
     rank_one_bound,
     alignment_bound,
 )
+from mfat.theory.attack_gaps import (  # noqa: F401
+    local_maxima_bound,
+    closed_form,
+    NP_HARD,
+)
 
 from mfat.theory import (  # noqa: E402
     adversarial_loss,
+    attack_gaps,
     capacity,
     implicit_bias,
     meanfield,
@@ -99,4 +106,5 @@ __all__ = [
     *capacity.__all__,
     *perturbation_learning.__all__,
     *implicit_bias.__all__,
+    *attack_gaps.__all__,
 ]

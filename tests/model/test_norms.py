@@ -214,3 +214,34 @@ def test_operator_norm_validates():
 def test_dual_exponent():
     assert dual_exponent(1) == INF and dual_exponent(2) == 2.0 and dual_exponent("inf") == 1.0
     assert set(EXACT_PAIRS) | set(NP_HARD_PAIRS) == set(PAIRS) and len(PAIRS) == 9
+
+
+# ------------------------------------------------------------------------- the maximiser against brute force
+
+
+@pytest.mark.parametrize("p,q", [(1.0, 1.0), (1.0, 2.0), (1.0, INF), (INF, 1.0), (INF, 2.0), (INF, INF)])
+def test_argmax_direction_is_a_brute_force_maximiser(p, q):
+    """Oracle: over every extreme point of the unit l_p ball (the 2d signed basis vectors for p = 1, the 2^d
+    vertices for p = inf) the largest ||A u||_q equals the norm, and argmax_direction is such a point."""
+    d = 7
+    A = torch.randn(5, 4, d, generator=gen(8), dtype=DT)
+    points = (torch.cat([torch.eye(d, dtype=DT), -torch.eye(d, dtype=DT)]) if p == 1.0 else
+              torch.tensor(list(itertools.product([-1.0, 1.0], repeat=d)), dtype=DT))
+    brute = vnorm(torch.einsum("bkd,vd->bvk", A, points), q).amax(dim=1)
+    u = argmax_direction(A, p, q)
+    assert torch.isin(u.abs(), torch.tensor([0.0, 1.0], dtype=DT)).all() and (vnorm(u, p) == 1).all()
+    torch.testing.assert_close(vnorm((A @ u.unsqueeze(-1)).squeeze(-1), q), brute, rtol=1e-12, atol=0)
+    torch.testing.assert_close(operator_norm(A, p, q).value, brute, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("q", [2.0, INF])
+def test_argmax_direction_for_p2_is_the_singular_or_row_direction(q):
+    """Oracle: for (2,2) the top right singular vector (up to sign), for (2,inf) the unit row of largest norm."""
+    A = torch.randn(6, 5, 9, generator=gen(9), dtype=DT)
+    u = argmax_direction(A, 2, q)
+    if q == 2.0:
+        v = torch.linalg.svd(A).Vh[:, 0, :]
+        torch.testing.assert_close((u * v).sum(-1).abs(), torch.ones(6, dtype=DT), rtol=1e-10, atol=0)
+    else:
+        rows = A[torch.arange(6), vnorm(A, 2).argmax(-1)]
+        torch.testing.assert_close(u, rows / vnorm(rows, 2).unsqueeze(-1), rtol=1e-12, atol=0)

@@ -184,6 +184,7 @@ def describe(chapter: str):
 # the chapters' settings, one module per chapter stem (each registers its tiers on import)
 from mfat.chapter.settings import (  # noqa: E402,F401
     adversarial_loss,
+    attack_gaps,
     capacity,
     implicit_bias,
     model,
