@@ -303,12 +303,14 @@ FASHION = "Fashion-MNIST: vanilla adversarial"
 grid_configs = {objective: S.train_config(objective, S.steps, record_every=S.steps)
                 for objective in ("adversarial", "standard")}
 grids = ctx.cached_units("grid-cells", *tr.fig5_units(
-    S, grid_configs, S.dataset, seed=S.seed + 1, device=ctx.device), gpus=ctx.unit_gpus)
+    S, grid_configs, S.dataset, seed=S.seed + 1, device=ctx.device),
+    gpus=ctx.unit_gpus)
 if S.fashion and S.dataset != "fashion-mnist":
     Xf, yf = load("fashion-mnist", "train", n=S.n_train, device=ctx.device)
     grids.update(ctx.cached_units("fashion-cells", *tr.fig5_units(
-        S, grid_configs, "fashion-mnist", seed=S.seed + 4, grids={FASHION: "vanilla adversarial"},
-        device=ctx.device), schema=2, gpus=ctx.unit_gpus))
+        S, grid_configs, "fashion-mnist", seed=S.seed + 4,
+        grids={FASHION: "vanilla adversarial"}, device=ctx.device),
+        schema=2, gpus=ctx.unit_gpus))
 boundary = tr.critical_widths(S.depths, t_budget, S.eps, beta, m=S.m, M=S.M, c=S.c)
 L_fine = tr.fine_depths(S.depths)
 boundary_fine = tr.critical_widths(L_fine, t_budget, S.eps, beta, m=S.m, M=S.M, c=S.c)
