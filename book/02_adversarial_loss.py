@@ -291,8 +291,8 @@ for K, d in zip(S.table_K, S.table_d):
 
 # %%
 GAIN = theory.omega(S.sigma_w2) ** (S.L / 2)
-fig3 = ctx.cached("fig3", lambda: al.fig3_measurement(
-    S, generator=ctx.generator(3), device=ctx.device))
+fig3 = ctx.cached_units("fig3", *al.fig3_units(
+    S, seed=S.seed + 3, device=ctx.device), schema=2, gpus=ctx.unit_gpus)
 fig3_law = ctx.cached("fig3-law", lambda: al.fig3_law_measurement(
     S, generator=ctx.generator(8)))
 
@@ -519,8 +519,8 @@ fig3_agree.pivot(index="(p,q)", columns="setting", values="ratio").style.format(
 
 # %%
 LAW_WIDTHS = al.law_widths(S.widths, S.law_widths)
-wsw = ctx.cached("width-law", lambda: al.width_measurement(
-    S, generator=ctx.generator(6), device=ctx.device))
+wsw = ctx.cached_units("width-law", *al.width_units(
+    S, seed=S.seed + 6, device=ctx.device), schema=2, gpus=ctx.unit_gpus)
 excess = al.finite_width_excess(wsw, PAIRS, GAIN)
 
 # %% tags=["hide-input"]

@@ -323,8 +323,8 @@ ctx.card.close("l2 weight decay: change of sigma_w^2 over the run = "
 # %%
 sweep_config = S.train_config("adv_only", S.sweep_steps, record_every=1,
                               record_first=S.sweep_steps, eval_size=500)
-sw = ctx.cached("sweeps", lambda: wv.slope_sweeps(
-    X, y, sweep_config, S, K=K, device=ctx.device))
+sw = ctx.cached_units("sweeps", *wv.sweep_units(
+    S, sweep_config, "mnist", K=K, device=ctx.device), gpus=ctx.unit_gpus)
 mfat.chapter.glue("ch3_n_seeds", S.n_seeds)
 mfat.chapter.glue("ch3_sweep_steps", S.sweep_steps)
 width = wv.width_table(sw["width"])

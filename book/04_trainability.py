@@ -302,12 +302,15 @@ ctx.card.holds("collapsing run: sigma_w^2 stays above the exit value m^(1/L)/alp
 FASHION = "Fashion-MNIST: vanilla adversarial"
 grid_configs = {objective: S.train_config(objective, S.steps, record_every=S.steps)
                 for objective in ("adversarial", "standard")}
-grids = ctx.cached("grid-cells", lambda: tr.fig5_grids(X, y, S, grid_configs, seed=S.seed + 1,
-                                                      device=ctx.device))
+grids = ctx.cached_units("grid-cells", *tr.fig5_units(
+    S, grid_configs, S.dataset, seed=S.seed + 1, device=ctx.device),
+    gpus=ctx.unit_gpus)
 if S.fashion and S.dataset != "fashion-mnist":
     Xf, yf = load("fashion-mnist", "train", n=S.n_train, device=ctx.device)
-    grids[FASHION] = ctx.cached("fashion-cells", lambda: tr.fig5_grid(
-        Xf, yf, S, grid_configs["adversarial"], residual=False, seed=S.seed + 4, device=ctx.device))
+    grids.update(ctx.cached_units("fashion-cells", *tr.fig5_units(
+        S, grid_configs, "fashion-mnist", seed=S.seed + 4,
+        grids={FASHION: "vanilla adversarial"}, device=ctx.device),
+        schema=2, gpus=ctx.unit_gpus))
 boundary = tr.critical_widths(S.depths, t_budget, S.eps, beta, m=S.m, M=S.M, c=S.c)
 L_fine = tr.fine_depths(S.depths)
 boundary_fine = tr.critical_widths(L_fine, t_budget, S.eps, beta, m=S.m, M=S.M, c=S.c)

@@ -282,9 +282,9 @@ beta = beta_monte_carlo(math.inf, math.inf, d, K, n_samples=1000)[0]
 slope_config = S.train_config("adv_only", 100, batch_size=128,
                               eval_size=1000)
 settings_grid = cap.slope_grid(S)
-slopes = ctx.cached("slopes", lambda: cap.slope_sweep(
-    X, y, X_fr, slope_config, S, grid=settings_grid, K=K, offset=1000,
-    device=ctx.device))
+slopes = ctx.cached_units("slopes", *cap.slope_units(
+    S, slope_config, S.dataset, grid=settings_grid, K=K, offset=1000,
+    device=ctx.device), gpus=ctx.unit_gpus)
 slopes, slope_table = cap.summarise_slopes(
     slopes, eps=S.eps, beta=beta, sigma_w2=S.vanilla_sigma_w2, K=K)
 for name, value in (("ch5_N", S.N), ("ch5_L", S.L),
@@ -381,9 +381,9 @@ figures.slope_rates(slopes, by_width, by_depth, S);
 curve_config = S.train_config("adv_only", S.curve_steps,
                               record_every=max(1, S.curve_steps // 10),
                               record_first=S.slope_steps)
-curves = ctx.cached("curves", lambda: cap.curve_runs(
-    X, y, X_fr, curve_config, S, grid=settings_grid, K=K, offset=2000,
-    device=ctx.device))
+curves = ctx.cached_units("curves", *cap.curve_units(
+    S, curve_config, S.dataset, grid=settings_grid, K=K, offset=2000,
+    device=ctx.device), gpus=ctx.unit_gpus)
 for name, value in (("ch5_lr", S.lr), ("ch5_batch", S.batch_size),
                     ("ch5_fr_batch", S.fr_batch),
                     ("ch5_slope_steps", S.slope_steps)):
@@ -445,10 +445,9 @@ window
 acc_config = S.train_config("adversarial", S.acc_steps, lr=S.acc_lr,
                             eps=S.acc_eps, record_every=S.acc_record_every,
                             robust_eval=True)
-X_eval, y_eval = X_test[:S.eval_size], y_test[:S.eval_size]
-acc = ctx.cached("accuracy", lambda: cap.accuracy_runs(
-    X, y, X_fr, X_eval, y_eval, acc_config, S, K=K, offset=3000,
-    device=ctx.device))
+acc = ctx.cached_units("accuracy", *cap.accuracy_units(
+    S, acc_config, S.dataset, K=K, offset=3000, device=ctx.device),
+    gpus=ctx.unit_gpus)
 for name, value in (("ch5_eval", S.eval_size), ("ch5_acc_lr", S.acc_lr),
                     ("ch5_acc_eps", S.acc_eps)):
     mfat.chapter.glue(name, value)
@@ -499,13 +498,10 @@ acc_table
 
 # %%
 if S.fashion:
-    Xf_tr, yf_tr = mfat.data.load("fashion-mnist", "train", n=S.n_train,
-                                  **load)
-    Xf_te, _ = mfat.data.load("fashion-mnist", "test", n=S.fr_batch, **load)
     grid = settings_grid if ctx.profile == "full" else [(S.N, S.L)]
-    fashion = ctx.cached("fashion", lambda: cap.fashion_measurement(
-        Xf_tr, yf_tr, Xf_te, slope_config, curve_config, S, grid=grid, K=K,
-        device=ctx.device))
+    fashion = ctx.cached_units("fashion", *cap.fashion_units(
+        S, slope_config, curve_config, grid=grid, K=K, device=ctx.device),
+        gpus=ctx.unit_gpus)
     f_slopes, f_table = cap.summarise_slopes(
         fashion["slopes"], eps=S.eps, beta=beta,
         sigma_w2=S.vanilla_sigma_w2, K=K)

@@ -330,7 +330,8 @@ figures.decision_maps(dmaps, S);
 # `pl.curve` reads one sweep off it as mean, standard deviation and count over seeds.
 
 # %%
-tables = ctx.cached("sweeps", lambda: pl.sweeps_measurement(S, generator=ctx.generator(0), device=ctx.device))
+tables = ctx.cached_units("sweeps", *pl.sweeps_units(S, device=ctx.device),
+                          gpus=ctx.unit_gpus)
 
 # %% tags=["hide-input"]
 for name in pl.CHAPTER_DATASETS:

@@ -3,6 +3,8 @@
     gen = make_generator(0, device="cpu")          # every random draw takes an explicit generator
     dev = resolve_device("auto")                   # CUDA when visible, else the CPU
     seconds, value = timed(lambda: work(), dev)    # wall time, with the GPU queue drained on both sides
+    plan = Units(units, compute, combine)          # a measurement as independent units (resumable, spreadable)
+    gen = make_generator(unit_seed(seed, i, k))    # the stream of one unit, whatever order the units run in
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
 from mfat.validation import check_int
 
-__all__ = ["make_generator", "resolve_device", "device_name", "synchronize", "timed", "interactive"]
+__all__ = ["make_generator", "resolve_device", "device_name", "synchronize", "timed", "interactive", "Units", "unit_seed"]
 
 
 def make_generator(seed: int | None = None, generator: torch.Generator | None = None, device="cpu") -> torch.Generator:
@@ -85,3 +88,29 @@ def timed(fn: Callable[[], object], device=None, repeats: int = 1) -> tuple[floa
 def interactive() -> bool:
     """Whether to show progress bars: yes, unless ``MFAT_QUIET=1`` (set by the runner and the tests)."""
     return os.environ.get("MFAT_QUIET", "0") != "1"
+
+
+class Units(NamedTuple):
+    """A measurement split into independent units, as :func:`mfat.chapter.results.cached_units` takes it
+    (``ctx.cached_units(tag, *plan)``): ``units``, a list of JSON-able descriptors; ``compute(unit)``, a
+    picklable function (a module-level function with plain arguments bound by ``functools.partial``) that draws
+    its randomness from the unit alone and returns a dict of arrays and numbers; ``combine(outs)``, the
+    measurement's result from the unit results in the order of ``units``."""
+
+    units: list
+    compute: Callable
+    combine: Callable
+
+    def run(self):
+        """The measurement computed here, one unit after another (what the serial executor does, unstored)."""
+        return self.combine([self.compute(unit) for unit in self.units])
+
+
+def unit_seed(*keys: int) -> int:
+    """The seed of one unit of a measurement, mixed by numpy's ``SeedSequence`` from the non-negative integers
+    that name it (the measurement's seed, a setting's index, a network's index, ...): units that differ in any
+    key get unrelated streams, in any order and on any machine. An int in [0, 2**63)."""
+    import numpy as np
+
+    entropy = [check_int("keys", k, min_value=0) for k in keys]
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> np.uint64(1))

@@ -6,6 +6,7 @@
     ctx.card       # the chapter's Scorecard (mfat.chapter.claims)
     ctx.device     # torch.device
     ctx.cached(tag, compute)   # mfat.chapter.results.cached with this chapter's settings and profile
+    ctx.cached_units(tag, *plan, gpus=ctx.unit_gpus)   # a measurement of units (mfat.runtime.Units), resumable
     ...
     ctx.finish()   # shows the claims table; raises if any claim failed
 """
@@ -74,6 +75,11 @@ class Chapter:
                                          executor=executor_from_env())
         self.notes[tag] = meta
         return out
+
+    @property
+    def unit_gpus(self) -> float:
+        """What a training unit declares to the executor: one GPU when the chapter runs on CUDA, else none."""
+        return 1.0 if self.device.type == "cuda" else 0.0
 
     def banner(self) -> str:
         """One line saying how this page was produced."""

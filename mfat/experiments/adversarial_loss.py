@@ -19,6 +19,7 @@ errors, :func:`bound_and_slope`, :func:`finite_width_allowance`, :func:`law_agre
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -31,6 +32,7 @@ from mfat.model.linearize import activation_slopes, decompose
 from mfat.laws.jacobian import sample_jacobians
 from mfat.model.networks import NetworkSpec, ReLULikeNet, apply_layer, layer_tangent, phi_prime
 from mfat.model.norms import PAIRS, dual_exponent, operator_norm
+from mfat.runtime import Units, make_generator, unit_seed
 from mfat.stats import Z_DEFAULT, standard_error
 from mfat.theory import adversarial_loss as bounds
 from mfat.theory.meanfield import omega
@@ -46,6 +48,8 @@ __all__ = [
     "attack",
     "measure",
     "sweep",
+    "network_measure",
+    "merge_networks",
     "small_eps_identity",
     "gaussian_norms",
     "beta_monte_carlo",
@@ -65,6 +69,9 @@ __all__ = [
     "identity_measurement",
     "beta_table_measurement",
     "fig3_measurement",
+    "fig3_units",
+    "width_units",
+    "loss_unit",
     "fig3_law_measurement",
     "beta_2inf_measurement",
     "depth_measurement",
@@ -313,20 +320,34 @@ def sweep(configs, eps_values, pairs=PAIRS, *, n_networks: int, n_inputs: int, g
     configs = _check_configs(configs)
     results = []
     for c, cfg in enumerate(configs):
-        per_net = []
-        for _ in range(n_networks):
-            net = ReLULikeNet(**cfg, generator=generator, dtype=dtype, device=device)
-            x = gaussian_inputs(n_inputs, cfg["d"], generator=_cpu_generator(generator), dtype=dtype, device=device)
-            per_net.append(measure(net, x, eps_values, pairs, generator=generator, **measure_kwargs))
-            del net
+        per_net = [network_measure(cfg, eps_values, pairs, n_inputs=n_inputs, generator=generator, device=device,
+                                   dtype=dtype, **measure_kwargs) for _ in range(n_networks)]
         if progress:
             print(f"  config {c + 1}/{len(configs)}: {cfg}", flush=True)
-        merged = {k: np.concatenate([r[k] for r in per_net], axis=-1) for k in per_net[0] if k != "exact"}
-        exact = np.stack([r["exact"] for r in per_net])
-        merged["exact"] = exact.all(axis=0)
-        results.append(merged)
-    out = {k: np.stack([r[k] for r in results]) for k in results[0]}
-    out["network"] = np.repeat(np.arange(n_networks), n_inputs)
+        results.append(per_net)
+    return merge_networks(results, eps_values, pairs)
+
+
+def network_measure(cfg: dict, eps_values, pairs=PAIRS, *, n_inputs: int, generator: torch.Generator,
+                    device="cpu", dtype: torch.dtype = torch.float32, **measure_kwargs) -> dict:
+    """:func:`measure` on one random network of setting ``cfg`` (Definition 3.1 keys) and ``n_inputs`` fresh
+    Gaussian inputs with ||x||_2 = sqrt(d), network, inputs and attacks all drawn from ``generator``."""
+    net = ReLULikeNet(**cfg, generator=generator, dtype=dtype, device=device)
+    x = gaussian_inputs(n_inputs, cfg["d"], generator=_cpu_generator(generator), dtype=dtype, device=device)
+    return measure(net, x, eps_values, pairs, generator=generator, **measure_kwargs)
+
+
+def merge_networks(results: list[list[dict]], eps_values, pairs) -> dict:
+    """The arrays of :func:`sweep` from its :func:`network_measure` results, ``results[c][k]`` for config c and
+    network k (the same number of networks and inputs for every config)."""
+    merged = []
+    for per_net in results:
+        m = {k: np.concatenate([r[k] for r in per_net], axis=-1) for k in per_net[0] if k != "exact"}
+        m["exact"] = np.stack([r["exact"] for r in per_net]).all(axis=0)
+        merged.append(m)
+    out = {k: np.stack([r[k] for r in merged]) for k in merged[0]}
+    n_inputs = results[0][0]["norm"].shape[-1]
+    out["network"] = np.repeat(np.arange(len(results[0])), n_inputs)
     out["eps"] = np.asarray(eps_values if np.ndim(eps_values) else [eps_values], dtype=np.float64)
     out["pairs"] = np.asarray(pairs, dtype=np.float64)
     return out
@@ -636,17 +657,75 @@ def beta_table_measurement(s, *, generator: torch.Generator, device="cpu") -> di
     return out
 
 
-def fig3_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:
+def fig3_measurement(s, *, seed: int, device="cpu") -> dict:
     """The paper's Fig. 3: L_adv at budget ``s.eps`` on explicit networks for every d of ``s.d_values``.
 
-    :func:`sweep` over the d values (width ``s.N``, ``s.K`` outputs, ``s.n_networks`` networks x ``s.n_inputs``
-    Gaussian inputs each), with ``"beta"``: ``{d: beta_estimates(d, s.K, ...)}`` drawn after the networks.
+    The arrays of :func:`sweep` over the d values (width ``s.N``, ``s.K`` outputs, ``s.n_networks`` networks x
+    ``s.n_inputs`` Gaussian inputs each), with ``"beta"``: ``{d: beta_estimates(d, s.K, ...)}``; every network
+    and every beta from its own stream (:func:`fig3_units`, computed here one unit after another).
     """
+    return fig3_units(s, seed=seed, device=device).run()
+
+
+def fig3_units(s, *, seed: int, device="cpu") -> Units:
+    """The explicit networks of Fig. 3 as units (:class:`mfat.runtime.Units`), each with its own stream: one per
+    (d, network) of ``s.d_values`` x ``s.n_networks`` (:func:`network_measure`, generator seeded
+    ``unit_seed(seed, 0, i, k)``), then one per d for beta (``unit_seed(seed, 1, i)``). Combined: the result of
+    :func:`fig3_measurement` (the same arrays, drawn from these streams instead of one shared generator)."""
+    units = ([{"kind": "network", "d": d, "network": k, "seed": unit_seed(seed, 0, i, k)}
+              for i, d in enumerate(s.d_values) for k in range(s.n_networks)]
+             + [{"kind": "beta", "d": d, "seed": unit_seed(seed, 1, i)} for i, d in enumerate(s.d_values)])
+    return Units(units, functools.partial(loss_unit, s, "fig3", device=device),
+                 functools.partial(_network_combine, s, [s.eps], len(s.d_values)))
+
+
+def width_units(s, *, seed: int, device="cpu") -> Units:
+    """:func:`width_measurement` as units with their own streams: one per (width, network) of ``s.widths`` x
+    ``s.n_networks`` (``unit_seed(seed, 0, i, k)``), one for beta (``unit_seed(seed, 1)``) and one per width of
+    the exact law, :func:`law_widths` (``unit_seed(seed, 2, i)``). Combined: the structure of
+    :func:`width_measurement`."""
+    units = ([{"kind": "network", "N": N, "network": k, "seed": unit_seed(seed, 0, i, k)}
+              for i, N in enumerate(s.widths) for k in range(s.n_networks)]
+             + [{"kind": "beta", "seed": unit_seed(seed, 1)}]
+             + [{"kind": "law", "N": N, "seed": unit_seed(seed, 2, i)}
+                for i, N in enumerate(law_widths(s.widths, s.law_widths))])
+    return Units(units, functools.partial(loss_unit, s, "width", device=device),
+                 functools.partial(_network_combine, s, [], len(s.widths)))
+
+
+def loss_unit(s, measurement: str, unit: dict, *, device="cpu") -> dict:
+    """One unit of :func:`fig3_units` (``measurement`` "fig3") or :func:`width_units` ("width"), drawn from
+    ``make_generator(unit["seed"])``: kind "network", :func:`network_measure` of one network; "beta",
+    :func:`beta_estimates` for the chapter's pairs; "law", :func:`chain_norms` at one width."""
+    generator = make_generator(unit["seed"], device=device)
     pairs = threat_pairs(s.ps, s.qs)
-    res = sweep([_network(s, d=d) for d in s.d_values], [s.eps], pairs, n_networks=s.n_networks,
-                n_inputs=s.n_inputs, generator=generator, device=device, refine_steps=s.refine_steps,
-                norm_restarts=s.norm_restarts)
-    res["beta"] = {d: _beta(s, d, s.K, generator, device) for d in s.d_values}
+    if measurement == "fig3":
+        cfg, eps_values, n_inputs, extra = (_network(s, d=unit["d"]), [s.eps], s.n_inputs,
+                                            {"refine_steps": s.refine_steps})
+    else:
+        cfg, eps_values, n_inputs, extra = (_network(s, d=s.width_d, N=unit.get("N", s.N), K=s.width_K), [],
+                                            s.sweep_inputs, {})
+    if unit["kind"] == "beta":
+        return _beta(s, cfg["d"], cfg["K"], generator, device)
+    if unit["kind"] == "law":
+        return chain_norms([cfg], s.law_samples, pairs, generator=generator, restarts=s.norm_restarts)
+    return network_measure(cfg, eps_values, pairs, n_inputs=n_inputs, generator=generator, device=device,
+                           norm_restarts=s.norm_restarts, **extra)
+
+
+def _network_combine(s, eps_values, n_configs: int, outs: list) -> dict:
+    """The networks of :func:`fig3_units` / :func:`width_units` merged as :func:`sweep` merges them, with
+    ``beta`` (Fig. 3: per d) and ``law`` (width: the exact-law norms stacked over the widths)."""
+    n = n_configs * s.n_networks
+    res = merge_networks([outs[c * s.n_networks:(c + 1) * s.n_networks] for c in range(n_configs)], eps_values,
+                         threat_pairs(s.ps, s.qs))
+    if eps_values:  # Fig. 3
+        res["beta"] = dict(zip(s.d_values, outs[n:]))
+        return res
+    laws = outs[n + 1:]
+    res["beta"] = outs[n]
+    res["law"] = {"norm": np.concatenate([o["norm"] for o in laws]),
+                  "exact": np.concatenate([o["exact"] for o in laws]), "pairs": laws[0]["pairs"]}
     return res
 
 
@@ -691,20 +770,14 @@ def k_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:
     return res
 
 
-def width_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:
+def width_measurement(s, *, seed: int, device="cpu") -> dict:
     """||J(x)||_{p,q} against the width: explicit networks at ``s.widths`` and the exact law at :func:`law_widths`.
 
-    :func:`sweep` (d = ``s.width_d``, ``s.width_K`` outputs), ``"beta"`` at (``s.width_d``, ``s.width_K``) and
-    ``"law"``: :func:`chain_norms` with ``s.law_samples`` draws per width.
+    :func:`sweep` arrays (d = ``s.width_d``, ``s.width_K`` outputs), ``"beta"`` at (``s.width_d``, ``s.width_K``)
+    and ``"law"``: :func:`chain_norms` with ``s.law_samples`` draws per width; every network, beta and width of
+    the law from its own stream (:func:`width_units`, computed here one unit after another).
     """
-    pairs = threat_pairs(s.ps, s.qs)
-    configs = [_network(s, d=s.width_d, N=N, K=s.width_K) for N in s.widths]
-    res = sweep(configs, [], pairs, n_networks=s.n_networks, n_inputs=s.sweep_inputs, generator=generator,
-                device=device, norm_restarts=s.norm_restarts)
-    res["beta"] = _beta(s, s.width_d, s.width_K, generator, device)
-    res["law"] = chain_norms([dict(configs[0], N=N) for N in law_widths(s.widths, s.law_widths)], s.law_samples,
-                             pairs, generator=generator, restarts=s.norm_restarts)
-    return res
+    return width_units(s, seed=seed, device=device).run()
 
 
 def paper_law_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:

@@ -15,6 +15,7 @@ analyses of their results (:func:`init_table`, :func:`summarise_slopes`, :func:`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -23,19 +24,22 @@ import torch
 
 from mfat import theory
 from mfat import stats
-from mfat.data import gaussian_inputs
+from mfat.data import gaussian_inputs, load
 from mfat.model.fisher_rao import (directional_derivatives, directional_derivatives_jvp, fisher_rao_metric,
                                    fisher_rao_norm, fisher_rao_per_sample)
 from mfat.model.networks import ReLULikeNet
 from mfat.model.training import TrainConfig, batch_objective, train
-from mfat.runtime import make_generator
+from mfat.runtime import Units, make_generator
 from mfat.validation import check_int
 
 __all__ = ["fisher_rao_at_init", "initial_slopes", "capacity_run", "input_q0",
            "estimator_check", "estimator_table", "init_monte_carlo", "init_table", "slope_grid", "slope_sweep",
            "summarise_slopes", "slope_profiles", "decay_trend", "decay_exponent", "radial_identity_error",
            "curve_runs", "window_summary", "window_table", "measured_rate", "theorem_rate", "accuracy_runs",
-           "accuracy_table", "final_capacity", "accuracy_summary", "fashion_measurement"]
+           "accuracy_table", "final_capacity", "accuracy_summary", "fashion_measurement",
+           # the same measurements as units
+           "slope_point", "slope_frame", "curve_plan", "accuracy_plan", "planned_run", "FASHION_RUN", "chapter_data",
+           "capacity_unit", "slope_units", "curve_units", "accuracy_units", "fashion_units"]
 
 
 def input_q0(X: torch.Tensor) -> float:
@@ -226,18 +230,33 @@ def slope_sweep(X, y, X_fr, config: TrainConfig, settings, *, grid, K: int, offs
     seed s is drawn from seed offset ``offset + 100 i + s`` (which then also draws its PGD starts). One row
     per network: N, L, seed and the fields of :func:`initial_slopes` (``sigma_w2_layers`` as a list).
     """
+    return slope_frame([slope_point(X, y, X_fr, config, settings, N=N, L=L, K=K, offset=offset + 100 * i,
+                                    device=device) for i, (N, L) in enumerate(grid)])
+
+
+def slope_point(X, y, X_fr, config: TrainConfig, settings, *, N: int, L: int, K: int, offset: int,
+                device="cpu") -> dict:
+    """One setting (N, L) of :func:`slope_sweep`, its network s drawn from seed offset ``offset + s``: columns
+    (slope_seeds,) ``N``, ``L``, ``seed`` and the fields of :func:`initial_slopes` (``sigma_w2_layers``:
+    (slope_seeds, L))."""
     S = settings
     rows = []
-    for i, (N, L) in enumerate(grid):
-        for s in range(S.slope_seeds):
-            gen = _generator(S.seed, offset + 100 * i + s, device)
-            net = ReLULikeNet(X.shape[1], N, K, L, S.vanilla_sigma_w2, 0.0, generator=gen, dtype=torch.float64,
-                              device=device)
-            r = initial_slopes(net, X[:S.slope_batch].double(), y[:S.slope_batch], X_fr.double(), config,
-                               generator=gen)
-            r["sigma_w2_layers"] = list(r["sigma_w2_layers"])
-            rows.append({"N": N, "L": L, "seed": s, **r})
-    return pd.DataFrame(rows)
+    for s in range(S.slope_seeds):
+        gen = _generator(S.seed, offset + s, device)
+        net = ReLULikeNet(X.shape[1], N, K, L, S.vanilla_sigma_w2, 0.0, generator=gen, dtype=torch.float64,
+                          device=device)
+        r = initial_slopes(net, X[:S.slope_batch].double(), y[:S.slope_batch], X_fr.double(), config,
+                           generator=gen)
+        rows.append({"N": N, "L": L, "seed": s, **r})
+    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+
+
+def slope_frame(points: list[dict]) -> pd.DataFrame:
+    """The table of :func:`slope_sweep` from its settings' :func:`slope_point` columns: one row per network,
+    ``sigma_w2_layers`` as a list."""
+    columns = {k: np.concatenate([p[k] for p in points]) for k in points[0] if k != "sigma_w2_layers"}
+    columns["sigma_w2_layers"] = [list(row) for p in points for row in p["sigma_w2_layers"]]
+    return pd.DataFrame(columns)
 
 
 def theorem_rate(eps: float, beta: float, N: int, L: int, K: int, sigma_w2: float) -> float:
@@ -292,18 +311,27 @@ def decay_exponent(table: pd.DataFrame, x: str, column: str) -> float:
 
 def curve_runs(X, y, X_fr, config: TrainConfig, settings, *, grid, K: int, offset: int, device="cpu") -> dict:
     """:func:`capacity_run` with ``config`` (adv_only) for every (N, L) of ``grid`` (seed offset ``offset + i``),
-    and standard training at (settings.N, settings.L) from the same initial network as its adv_only run.
-    Keys: (objective, N, L)."""
+    and standard training at (settings.N, settings.L) from the same initial network as its adv_only run
+    (:func:`curve_plan`). Keys: (objective, N, L)."""
+    return {(r["objective"], r["N"], r["L"]): planned_run(X, y, X_fr, r, config, settings, K=K, device=device)
+            for r in curve_plan(settings, grid, offset)}
+
+
+def curve_plan(settings, grid, offset: int) -> list[dict]:
+    """The runs of :func:`curve_runs`, ``{"objective", "N", "L", "offset"}``: adv_only at the i-th (N, L) of
+    ``grid`` from seed offset ``offset + i``, then standard at (settings.N, settings.L) from its adv_only start."""
     S = settings
-    out = {}
-    for i, (N, L) in enumerate(grid):
-        out[("adv_only", N, L)] = capacity_run(X, y, X_fr, N=N, L=L, K=K, sigma_w2=S.vanilla_sigma_w2, config=config,
-                                               generator=_generator(S.seed, offset + i, device), device=device)
-    i_mid = grid.index((S.N, S.L))
-    out[("standard", S.N, S.L)] = capacity_run(X, y, X_fr, N=S.N, L=S.L, K=K, sigma_w2=S.vanilla_sigma_w2,
-                                               config=dataclasses.replace(config, objective="standard"),
-                                               generator=_generator(S.seed, offset + i_mid, device), device=device)
-    return out
+    plan = [{"objective": "adv_only", "N": N, "L": L, "offset": offset + i} for i, (N, L) in enumerate(grid)]
+    return plan + [{"objective": "standard", "N": S.N, "L": S.L, "offset": offset + grid.index((S.N, S.L))}]
+
+
+def planned_run(X, y, X_fr, run: dict, config: TrainConfig, settings, *, K: int, X_eval=None, y_eval=None,
+                device="cpu") -> dict:
+    """:func:`capacity_run` of one planned run ``{"objective", "N", "L", "offset"}``: a vanilla network
+    (``settings.vanilla_sigma_w2``) from seed offset ``offset``, trained with ``config`` under ``objective``."""
+    return capacity_run(X, y, X_fr, N=run["N"], L=run["L"], K=K, sigma_w2=settings.vanilla_sigma_w2,
+                        config=dataclasses.replace(config, objective=run["objective"]), X_eval=X_eval,
+                        y_eval=y_eval, generator=_generator(settings.seed, run["offset"], device), device=device)
 
 
 def measured_rate(run: dict, N: int, L: int, slope_steps: int, sigma_w2) -> float:
@@ -340,18 +368,19 @@ def window_table(curves: dict, slope_steps: int) -> pd.DataFrame:
 def accuracy_runs(X, y, X_fr, X_eval, y_eval, config: TrainConfig, settings, *, K: int, offset: int,
                   device="cpu") -> dict:
     """:func:`capacity_run` of the main line ("adversarial") and of standard training at every width of
-    ``acc_widths`` (depth L), both from the network of seed offset ``offset + i``, with clean and robust
-    accuracy on (X_eval, y_eval). ``config`` carries the runs' steps, learning rate, budget and recording.
-    Keys: (objective, N)."""
-    S = settings
-    out = {}
-    for i, N in enumerate(S.acc_widths):
-        for obj in ("adversarial", "standard"):
-            out[(obj, N)] = capacity_run(X, y, X_fr, N=N, L=S.L, K=K, sigma_w2=S.vanilla_sigma_w2,
-                                         config=dataclasses.replace(config, objective=obj), X_eval=X_eval,
-                                         y_eval=y_eval, generator=_generator(S.seed, offset + i, device),
-                                         device=device)
-    return out
+    ``acc_widths`` (depth L), both from the network of seed offset ``offset + i`` (:func:`accuracy_plan`), with
+    clean and robust accuracy on (X_eval, y_eval). ``config`` carries the runs' steps, learning rate, budget and
+    recording. Keys: (objective, N)."""
+    return {(r["objective"], r["N"]): planned_run(X, y, X_fr, r, config, settings, K=K, X_eval=X_eval,
+                                                  y_eval=y_eval, device=device)
+            for r in accuracy_plan(settings, offset)}
+
+
+def accuracy_plan(settings, offset: int) -> list[dict]:
+    """The runs of :func:`accuracy_runs`, ``{"objective", "N", "L", "offset"}``: at the i-th width of
+    ``acc_widths``, adversarial then standard training from seed offset ``offset + i``."""
+    return [{"objective": obj, "N": N, "L": settings.L, "offset": offset + i}
+            for i, N in enumerate(settings.acc_widths) for obj in ("adversarial", "standard")]
 
 
 def accuracy_table(acc: dict) -> pd.DataFrame:
@@ -397,6 +426,85 @@ def fashion_measurement(X, y, X_fr, slope_config: TrainConfig, curve_config: Tra
     """The Fashion-MNIST version: ``slopes``, :func:`slope_sweep` over ``grid`` (seed offsets from 5000), and
     ``run``, one adv_only :func:`capacity_run` at (settings.N, settings.L) with ``curve_config`` (offset 6000)."""
     slopes = slope_sweep(X, y, X_fr, slope_config, settings, grid=grid, K=K, offset=5000, device=device)
-    run = capacity_run(X, y, X_fr, N=settings.N, L=settings.L, K=K, sigma_w2=settings.vanilla_sigma_w2,
-                       config=curve_config, generator=_generator(settings.seed, 6000, device), device=device)
+    run = planned_run(X, y, X_fr, FASHION_RUN | {"N": settings.N, "L": settings.L}, curve_config, settings, K=K,
+                      device=device)
     return {"slopes": slopes, "run": run}
+
+
+#: the training curve of :func:`fashion_measurement` (at the settings' N and L)
+FASHION_RUN = {"objective": "adv_only", "offset": 6000}
+
+
+# --- the training measurements as units (mfat.runtime.Units): one per run or slope setting --------------------
+
+def chapter_data(settings, dataset: str, device="cpu") -> tuple:
+    """The chapter's images of ``dataset`` (pixels in [0, 1]): the first ``n_train`` training images and labels,
+    and the first max(``fr_batch``, ``eval_size``) test images and labels; (X, y, X_test, y_test)."""
+    X, y = load(dataset, "train", n=settings.n_train, scaling="unit", device=device)
+    X_test, y_test = load(dataset, "test", n=max(settings.fr_batch, settings.eval_size), scaling="unit",
+                          device=device)
+    return X, y, X_test, y_test
+
+
+def capacity_unit(settings, configs: dict, unit: dict, *, K: int, device="cpu") -> dict:
+    """One unit on data set ``unit["dataset"]`` (:func:`chapter_data`; FR on the first ``fr_batch`` test images):
+    kind "slopes", :func:`slope_point` at (N, L) from ``offset`` with ``configs["slopes"]``; kind "curves" or
+    "accuracy", :func:`planned_run` with ``configs[kind]`` (accuracy: evaluated on the first ``eval_size`` test
+    images)."""
+    X, y, X_test, y_test = chapter_data(settings, unit["dataset"], device)
+    X_fr = X_test[:settings.fr_batch]
+    if unit["kind"] == "slopes":
+        return slope_point(X, y, X_fr, configs["slopes"], settings, N=unit["N"], L=unit["L"], K=K,
+                           offset=unit["offset"], device=device)
+    evaluated = unit["kind"] == "accuracy"
+    return planned_run(X, y, X_fr, unit, configs[unit["kind"]], settings, K=K, device=device,
+                       X_eval=X_test[:settings.eval_size] if evaluated else None,
+                       y_eval=y_test[:settings.eval_size] if evaluated else None)
+
+
+def _units(settings, configs: dict, units: list, combine, *, K: int, device) -> Units:
+    return Units(units, functools.partial(capacity_unit, settings, configs, K=K, device=device),
+                 functools.partial(combine, units))
+
+
+def _slope_units(dataset: str, grid, offset: int) -> list[dict]:
+    return [{"kind": "slopes", "dataset": dataset, "N": N, "L": L, "offset": offset + 100 * i}
+            for i, (N, L) in enumerate(grid)]
+
+
+def slope_units(settings, config: TrainConfig, dataset: str, *, grid, K: int, offset: int, device="cpu") -> Units:
+    """:func:`slope_sweep` on ``dataset`` as units, one per (N, L) of ``grid``; combined bit for bit the same."""
+    return _units(settings, {"slopes": config}, _slope_units(dataset, grid, offset),
+                  lambda units, outs: slope_frame(outs), K=K, device=device)
+
+
+def _keyed_runs(fields: tuple, units: list, outs: list) -> dict:
+    return {tuple(u[f] for f in fields): out for u, out in zip(units, outs)}
+
+
+def curve_units(settings, config: TrainConfig, dataset: str, *, grid, K: int, offset: int, device="cpu") -> Units:
+    """:func:`curve_runs` on ``dataset`` as units, one per run of :func:`curve_plan`; combined bit for bit the
+    same."""
+    units = [{"kind": "curves", "dataset": dataset, **r} for r in curve_plan(settings, grid, offset)]
+    return _units(settings, {"curves": config}, units, functools.partial(_keyed_runs, ("objective", "N", "L")),
+                  K=K, device=device)
+
+
+def accuracy_units(settings, config: TrainConfig, dataset: str, *, K: int, offset: int, device="cpu") -> Units:
+    """:func:`accuracy_runs` on ``dataset`` (evaluated on its test images) as units, one per run of
+    :func:`accuracy_plan`; combined bit for bit the same."""
+    units = [{"kind": "accuracy", "dataset": dataset, **r} for r in accuracy_plan(settings, offset)]
+    return _units(settings, {"accuracy": config}, units, functools.partial(_keyed_runs, ("objective", "N")),
+                  K=K, device=device)
+
+
+def _fashion_combine(units: list, outs: list) -> dict:
+    return {"slopes": slope_frame(outs[:-1]), "run": outs[-1]}
+
+
+def fashion_units(settings, slope_config: TrainConfig, curve_config: TrainConfig, *, grid, K: int,
+                  device="cpu") -> Units:
+    """:func:`fashion_measurement` on Fashion-MNIST as units: one per slope setting of ``grid``, then the run."""
+    run = {"kind": "curves", "dataset": "fashion-mnist", **FASHION_RUN, "N": settings.N, "L": settings.L}
+    return _units(settings, {"slopes": slope_config, "curves": curve_config},
+                  _slope_units("fashion-mnist", grid, 5000) + [run], _fashion_combine, K=K, device=device)

@@ -23,6 +23,7 @@ comes from the explicit generators; results are tidy tables (dict of equal-lengt
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,13 +36,15 @@ from mfat import stats, theory
 from mfat.companions.perturbation import (SCENARIOS, abs_cosine, f_hat, g_hat, lazy_change, predicted_direction, random_targets,
                             scale_directions, training_inputs, unit_gradients)
 from mfat.companions.two_layer import MOMENTUM, OPTIMIZERS, TwoLayerNets, kernel_monte_carlo, train
+from mfat.runtime import Units
 from mfat.validation import check_choice, check_int, check_real
 
 __all__ = ["DATASETS", "PLData", "Variant", "make_data", "perturbation_learning", "sweep_block", "curve", "METRICS",
            "alignment", "lazy_dynamics", "decision_map", "IMAGE_SOURCES", "CHAPTER_DATASETS", "DATASET_LABELS",
            "torch_dtype", "kernel_measurement", "kernel_errors", "lazy_measurement", "flip_slopes",
            "alignment_measurement", "alignment_cosines", "maps_measurement", "map_agreements", "sweep_factors",
-           "sweeps_measurement", "default_row", "default_summary", "summary_table", "failure_points", "factors_of",
+           "sweeps_measurement", "sweep_runs", "sweep_run", "concat_rows", "sweep_blocks", "sweeps_units",
+           "sweep_unit", "default_row", "default_summary", "summary_table", "failure_points", "factors_of",
            "SUMMARY_METRICS"]
 
 DATASETS = ("gauss", "shifted_gauss", "mnist", "fmnist")
@@ -269,49 +272,74 @@ def sweep_block(name: str, *, d: int, N: int, m: int, gamma: float, eps: dict, T
     The base run (defaults) carries the eps sweep (``eps_factors`` times the default), the T_f sweep and the
     T_g checkpoints (``time_fractions`` times T) in one batch. ``factors`` maps "d", "m", "gamma", "N" to the
     values of separate runs (d is ignored for images; eps is scaled by sqrt(d / d_default) as the authors do).
-    Every run draws its data and networks from ``torch.Generator(seed + run index)``. Returns the rows of every
-    run, with the columns of :func:`perturbation_learning` plus factor, value, d, N, m, gamma.
+    Every run (:func:`sweep_runs`) draws its data and networks from ``torch.Generator(seed + run index)``.
+    Returns the rows of every run, with the columns of :func:`perturbation_learning` plus factor, value, d, N, m,
+    gamma.
     """
+    parts = []
+    for index, run in enumerate(sweep_runs(name, d=d, N=N, m=m, gamma=gamma, factors=factors)):
+        parts.append(sweep_run(name, run, d=d, eps=eps, T=T, steps=steps, n_seeds=n_seeds, n_eval=n_eval,
+                               eps_factors=eps_factors, time_fractions=time_fractions, shift=shift,
+                               optimizer=optimizer, loss=loss, seed=seed + index, dtype=dtype, device=device))
+        if progress is not None:
+            progress(f"{name}: {run['factor']}={run['value']}")
+    return concat_rows(parts)
+
+
+def sweep_runs(name: str, *, d: int, N: int, m: int, gamma: float, factors: dict | None = None) -> list[dict]:
+    """The runs of :func:`sweep_block`: ``{"factor", "value", "d", "N", "m", "gamma", "base"}``, the base run
+    (factor "default", value None) first, then one per value of each factor of ``factors`` that differs from the
+    default (no d for images)."""
     check_choice("name", name, DATASETS)
-    eps = {check_choice("scenario", s, SCENARIOS): check_real("eps", e, min_value=0.0) for s, e in eps.items()}
     factors = dict(factors or {})
     for key in factors:
         check_choice("factors", key, SWEEP_FACTORS)
     base = {"d": d, "N": N, "m": m, "gamma": gamma}
-    runs = [("default", None, base, True)]
+    runs = [{"factor": "default", "value": None, **base, "base": True}]
     for key, values in factors.items():
         if key == "d" and name in IMAGE_SOURCES:
             continue
-        runs += [(key, v, {**base, key: v}, False) for v in values if v != base[key]]
-    table: dict[str, list] = {}
-    for index, (factor, value, cfg, is_base) in enumerate(runs):
-        gen = torch.Generator(device="cpu").manual_seed(seed + index)
-        data = make_data(name, N=cfg["N"], d=cfg["d"], n_eval=n_eval, n_seeds=n_seeds, shift=shift, generator=gen,
-                         dtype=dtype, device=device)
-        scale = math.sqrt(cfg["d"] / d) if name not in IMAGE_SOURCES else 1.0
-        eps_run = {s: e * scale for s, e in eps.items()}
-        variants = _default_variants(eps_run, T)
-        if is_base:
-            variants += [Variant(s, e * k, T) for s, e in eps_run.items() for k in eps_factors if k != 1.0]
-            variants += [Variant(s, e, T * k) for s, e in eps_run.items() for k in time_fractions if k != 1.0]
-        out = perturbation_learning(data, m=int(cfg["m"]), gamma=float(cfg["gamma"]), variants=variants, T_g=T,
-                                    steps=steps, T_g_values=[T * k for k in time_fractions] if is_base else (),
-                                    n_seeds=n_seeds, optimizer=optimizer, loss=loss, with_cosine=True,
-                                    generator=gen, dtype=dtype, device=device)
-        rows = len(out["seed"])
-        default_eps = np.isclose(out["eps"], [eps_run[sc] for sc in out["scenario"]])
-        extra = {"factor": [factor] * rows, "value": [np.nan if value is None else float(value)] * rows,
-                 "default": default_eps & np.isclose(out["T_f"], T) & np.isclose(out["T_g"], T),
-                 "default_eps": default_eps, "default_T_f": np.isclose(out["T_f"], T),
-                 "default_T_g": np.isclose(out["T_g"], T),
-                 "d": [data.d] * rows, "N": [data.N] * rows, "m": [int(cfg["m"])] * rows,
-                 "gamma": [float(cfg["gamma"])] * rows}
-        for k, v in {**out, **extra}.items():
-            table.setdefault(k, []).extend(list(v))
-        if progress is not None:
-            progress(f"{name}: {factor}={value}")
-    return {k: np.asarray(v) for k, v in table.items()}
+        runs += [{"factor": key, "value": v, **base, key: v, "base": False} for v in values if v != base[key]]
+    return runs
 
+
+def sweep_run(name: str, run: dict, *, d: int, eps: dict, T: float, steps: int, n_seeds: int, n_eval: int,
+              eps_factors=(), time_fractions=(), shift: float = 0.3, optimizer: str = "gd", loss: str = "identity",
+              seed: int = 0, dtype=torch.float32, device="cpu") -> dict:
+    """One run of :func:`sweep_runs` (its data and networks from ``torch.Generator(seed)``; ``d``: the default
+    dimension, by which eps is scaled): its rows, a dict of equal-length numpy columns."""
+    eps = {check_choice("scenario", s, SCENARIOS): check_real("eps", e, min_value=0.0) for s, e in eps.items()}
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    data = make_data(name, N=run["N"], d=run["d"], n_eval=n_eval, n_seeds=n_seeds, shift=shift, generator=gen,
+                     dtype=dtype, device=device)
+    scale = math.sqrt(run["d"] / d) if name not in IMAGE_SOURCES else 1.0
+    eps_run = {s: e * scale for s, e in eps.items()}
+    variants = _default_variants(eps_run, T)
+    if run["base"]:
+        variants += [Variant(s, e * k, T) for s, e in eps_run.items() for k in eps_factors if k != 1.0]
+        variants += [Variant(s, e, T * k) for s, e in eps_run.items() for k in time_fractions if k != 1.0]
+    out = perturbation_learning(data, m=int(run["m"]), gamma=float(run["gamma"]), variants=variants, T_g=T,
+                                steps=steps, T_g_values=[T * k for k in time_fractions] if run["base"] else (),
+                                n_seeds=n_seeds, optimizer=optimizer, loss=loss, with_cosine=True,
+                                generator=gen, dtype=dtype, device=device)
+    rows = len(out["seed"])
+    default_eps = np.isclose(out["eps"], [eps_run[sc] for sc in out["scenario"]])
+    extra = {"factor": [run["factor"]] * rows, "value": [np.nan if run["value"] is None else float(run["value"])] * rows,
+             "default": default_eps & np.isclose(out["T_f"], T) & np.isclose(out["T_g"], T),
+             "default_eps": default_eps, "default_T_f": np.isclose(out["T_f"], T),
+             "default_T_g": np.isclose(out["T_g"], T),
+             "d": [data.d] * rows, "N": [data.N] * rows, "m": [int(run["m"])] * rows,
+             "gamma": [float(run["gamma"])] * rows}
+    return {k: np.asarray(list(v)) for k, v in {**out, **extra}.items()}
+
+
+def concat_rows(parts: list[dict]) -> dict:
+    """The rows of several :func:`sweep_run` results, one after another (a dict of numpy columns)."""
+    table: dict[str, list] = {}
+    for part in parts:
+        for k, v in part.items():
+            table.setdefault(k, []).extend(list(v))
+    return {k: np.asarray(v) for k, v in table.items()}
 
 
 def curve(table: dict, factor: str, scenario: str):
@@ -585,16 +613,48 @@ def sweep_factors(name: str, D: dict, s, *, generator: torch.Generator) -> dict:
 def sweeps_measurement(s, *, generator: torch.Generator, device="cpu") -> dict:
     """:func:`sweep_block` of every data set of :data:`CHAPTER_DATASETS` at its defaults (the i-th with seed
     ``s.seed + 1000 (i + 1)``), with the sweeps of :func:`sweep_factors`: {name: table}."""
-    out = {}
+    return {name: sweep_block(name, d=D["d"], N=D["N"], m=s.m, gamma=s.gamma, factors=factors, seed=seed,
+                              **_sweep_arguments(s, D), device=device)
+            for name, D, factors, seed in sweep_blocks(s, generator=generator)}
+
+
+def sweep_blocks(s, *, generator: torch.Generator) -> list[tuple[str, dict, dict, int]]:
+    """The blocks of :func:`sweeps_measurement`: ``(name, defaults, factors, seed)`` per data set of
+    :data:`CHAPTER_DATASETS` (:meth:`defaults` with N resolved by :func:`sweep_factors`)."""
+    out = []
     for i, name in enumerate(CHAPTER_DATASETS):
         D = s.defaults(name)
-        factors = sweep_factors(name, D, s, generator=generator)
-        out[name] = sweep_block(name, d=D["d"], N=D["N"], m=s.m, gamma=s.gamma, eps=D["eps"], T=D["T"],
-                                steps=s.steps, n_seeds=s.n_seeds, n_eval=s.n_eval, eps_factors=s.eps_factors,
-                                time_fractions=s.time_fractions, factors=factors, shift=s.shift,
-                                optimizer=s.optimizer, seed=s.seed + 1000 * (i + 1), dtype=torch_dtype(s),
-                                device=device)
+        out.append((name, D, sweep_factors(name, D, s, generator=generator), s.seed + 1000 * (i + 1)))
     return out
+
+
+def _sweep_arguments(s, D: dict) -> dict:
+    """The arguments of :func:`sweep_run` shared by every run of a data set with defaults ``D``."""
+    return {"eps": D["eps"], "T": D["T"], "steps": s.steps, "n_seeds": s.n_seeds, "n_eval": s.n_eval,
+            "eps_factors": s.eps_factors, "time_fractions": s.time_fractions, "shift": s.shift,
+            "optimizer": s.optimizer, "dtype": torch_dtype(s)}
+
+
+def sweeps_units(s, *, device="cpu") -> Units:
+    """:func:`sweeps_measurement` as units (:class:`mfat.runtime.Units`), one per run of every block: ``{"dataset",
+    "seed", **run}`` (:func:`sweep_runs`); the combined tables equal the single call bit for bit. (The generator of
+    :func:`sweep_factors` only counts images, so the units need none.)"""
+    units = [{"dataset": name, "seed": seed + index, **run}
+             for name, D, factors, seed in sweep_blocks(s, generator=torch.Generator())
+             for index, run in enumerate(sweep_runs(name, d=D["d"], N=D["N"], m=s.m, gamma=s.gamma,
+                                                    factors=factors))]
+    return Units(units, functools.partial(sweep_unit, s, device=device), functools.partial(_sweeps_combine, units))
+
+
+def sweep_unit(s, unit: dict, *, device="cpu") -> dict:
+    """One unit of :func:`sweeps_units`: :func:`sweep_run` of its run with its seed."""
+    D = s.defaults(unit["dataset"])
+    return sweep_run(unit["dataset"], unit, d=D["d"], seed=unit["seed"], **_sweep_arguments(s, D), device=device)
+
+
+def _sweeps_combine(units: list, outs: list) -> dict:
+    names = dict.fromkeys(u["dataset"] for u in units)
+    return {name: concat_rows([o for u, o in zip(units, outs) if u["dataset"] == name]) for name in names}
 
 
 def default_row(table: dict, D: dict, scenario: str, eps_factor: float = 1.0, metric: str = "perturbation_acc",

@@ -9,6 +9,7 @@ All randomness comes from explicit seeds/generators; every measurement takes a `
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Sequence
@@ -18,14 +19,14 @@ import pandas as pd
 import torch
 
 from mfat import stats
-from mfat.data import gaussian_inputs
+from mfat.data import gaussian_inputs, load
 from mfat.model.grid import NetStack, train_grid
 from mfat.model.linearize import decompose
 from mfat.model.networks import ReLULikeNet, layer_tangent, phi_prime
 from mfat.model.norms import operator_norm
 from mfat.model.objectives import L_adv_per_example
 from mfat.model.training import TrainConfig, train
-from mfat.runtime import make_generator, resolve_device, timed
+from mfat.runtime import Units, make_generator, resolve_device, timed
 from mfat.theory import (
     LAWS,
     alpha,
@@ -38,9 +39,11 @@ from mfat.theory import (
 )
 from mfat.validation import check_int, check_real
 
-__all__ = ["depth_gains", "cell_seed", "depth_width_grid", "agreement", "jacobian_gain", "initial_balance",
+__all__ = ["depth_gains", "cell_seed", "depth_width_grid", "GRID_METRICS", "grid_cells", "train_cells", "place_cells",
+           "agreement", "jacobian_gain", "initial_balance",
            # measurements of the chapter
            "gain_settings", "gain_key", "gains_measurement", "collapsing_run", "fig5_grid", "fig5_grids",
+           "FIG5_GRIDS", "fig5_units", "fig5_unit", "fig5_combine",
            "narrow_residual_row", "balance_measurement", "speed_comparison",
            # analyses
            "mean_factor", "classification_agreement", "first_crossing_time", "run_predictions", "exit_time_curves",
@@ -122,39 +125,64 @@ def depth_width_grid(X: torch.Tensor, y: torch.Tensor, depths: Sequence[int], wi
     sigma_w2 = check_real("sigma_w2", sigma_w2, min_value=0.0)
     gain_examples = check_int("gain_examples", gain_examples, min_value=1)
     device = resolve_device(device)
-    X_gain = (X if X_eval is None else X_eval)[:gain_examples]
-    K = int(y.max()) + 1
-    shape = (len(widths), len(depths), n_seeds)
-    res = {k: np.full(shape, np.nan) for k in ("acc", "acc0", "sigma_w2", "sigma_w2_0", "L_adv", "L_adv_0",
-                                                "grad_norm_0", "gain")}
+    res = {k: np.full((len(widths), len(depths), n_seeds), np.nan) for k in GRID_METRICS}
     seconds = []
-    cells = [(j, L, r) for j, L in enumerate(depths) for r in range(n_seeds)]
+    cells = grid_cells(depths, n_seeds)
     chunk = max_cells or len(cells)
     for i, N in enumerate(widths):
         start = time.perf_counter()
         for lo in range(0, len(cells), chunk):
             part = cells[lo:lo + chunk]
-            nets = [ReLULikeNet(X.shape[1], N, K, L, sigma_w2, sigma_b2, u, v, residual,
-                                generator=make_generator(cell_seed(seed, N, L, r), device=device),
-                                dtype=dtype, device=device) for _, L, r in part]
-            gens = [make_generator(cell_seed(seed, N, L, r) + 1, device=device) for _, L, r in part]
-            stack, table = train_grid(NetStack(nets), X, y, config, generators=gens, X_eval=X_eval, y_eval=y_eval,
-                                      progress=progress)
-            trained = stack.to_networks()
-            first = table[table.step == 0].sort_values("cell")
-            last = table[table.step == config.steps].sort_values("cell")
-            for c, (j, _, r) in enumerate(part):
-                res["acc"][i, j, r] = last.clean_acc.iloc[c]
-                res["acc0"][i, j, r] = first.clean_acc.iloc[c]
-                res["sigma_w2"][i, j, r] = last.sigma_w2.iloc[c]
-                res["sigma_w2_0"][i, j, r] = first.sigma_w2.iloc[c]
-                res["L_adv"][i, j, r] = last.L_adv.iloc[c]
-                res["L_adv_0"][i, j, r] = first.L_adv.iloc[c]
-                res["grad_norm_0"][i, j, r] = first.grad_norm.iloc[c]
-                res["gain"][i, j, r] = jacobian_gain(trained[c], X_gain)
+            out = train_cells(X, y, N, [(L, r) for _, L, r in part], config, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                              residual=residual, u=u, v=v, seed=seed, X_eval=X_eval, y_eval=y_eval, device=device,
+                              dtype=dtype, gain_examples=gain_examples, progress=progress)
+            place_cells(res, i, part, out)
         seconds.append(time.perf_counter() - start)
     res.update(depths=np.array(depths), widths=np.array(widths), seconds=np.array(seconds))
     return res
+
+
+#: the per-cell measurements of :func:`depth_width_grid`
+GRID_METRICS = ("acc", "acc0", "sigma_w2", "sigma_w2_0", "L_adv", "L_adv_0", "grad_norm_0", "gain")
+
+
+def grid_cells(depths: Sequence[int], n_seeds: int) -> list[tuple[int, int, int]]:
+    """The cells of one width of a grid, in training order: ``(depth index j, depth L, repetition r)``."""
+    return [(j, L, r) for j, L in enumerate(depths) for r in range(n_seeds)]
+
+
+def train_cells(X: torch.Tensor, y: torch.Tensor, N: int, cells: Sequence[tuple[int, int]], config: TrainConfig, *,
+                sigma_w2: float, sigma_b2: float = 0.0, residual: bool = False, u: float = 1.0, v: float = 0.0,
+                seed: int = 0, X_eval=None, y_eval=None, device="cpu", dtype=torch.float32,
+                gain_examples: int = 64, progress: bool = False) -> dict:
+    """Train the cells ``[(L, r), ...]`` of width N together (:func:`mfat.model.grid.train_grid`), cell (N, L, r)
+    initialised from seed :func:`cell_seed` and fed by the stream of that seed + 1: the unit of
+    :func:`depth_width_grid`. Returns float64 arrays (len(cells),), one per name of :data:`GRID_METRICS`."""
+    device = resolve_device(device)
+    X_gain = (X if X_eval is None else X_eval)[:gain_examples]
+    K = int(y.max()) + 1
+    nets = [ReLULikeNet(X.shape[1], N, K, L, sigma_w2, sigma_b2, u, v, residual,
+                        generator=make_generator(cell_seed(seed, N, L, r), device=device), dtype=dtype,
+                        device=device) for L, r in cells]
+    gens = [make_generator(cell_seed(seed, N, L, r) + 1, device=device) for L, r in cells]
+    stack, table = train_grid(NetStack(nets), X, y, config, generators=gens, X_eval=X_eval, y_eval=y_eval,
+                              progress=progress)
+    first = table[table.step == 0].sort_values("cell")
+    last = table[table.step == config.steps].sort_values("cell")
+    columns = {"acc": last.clean_acc, "acc0": first.clean_acc, "sigma_w2": last.sigma_w2,
+               "sigma_w2_0": first.sigma_w2, "L_adv": last.L_adv, "L_adv_0": first.L_adv,
+               "grad_norm_0": first.grad_norm}
+    out = {k: c.to_numpy(dtype=np.float64) for k, c in columns.items()}
+    out["gain"] = np.array([jacobian_gain(net, X_gain) for net in stack.to_networks()])
+    return out
+
+
+def place_cells(res: dict, i: int, cells: Sequence[tuple[int, int, int]], out: dict) -> None:
+    """Write the :func:`train_cells` results ``out`` of the cells ``[(j, L, r), ...]`` of width index i into the
+    arrays [width, depth, repetition] of ``res``."""
+    for c, (j, _, r) in enumerate(cells):
+        for k in GRID_METRICS:
+            res[k][i, j, r] = out[k][c]
 
 
 def agreement(observed_trainable: np.ndarray, widths: Sequence[float], boundary: Sequence[float]) -> dict:
@@ -304,6 +332,58 @@ def fig5_grids(X: torch.Tensor, y: torch.Tensor, s, configs: dict, *, seed: int,
                                           device=device),
             "residual adversarial": fig5_grid(X, y, s, configs["adversarial"], residual=True, seed=seed + 2,
                                               device=device)}
+
+
+#: the three heat maps of Fig. 5 on one data set: name -> (objective, residual, seed offset), as in :func:`fig5_grids`
+FIG5_GRIDS = {"vanilla adversarial": ("adversarial", False, 0), "vanilla standard": ("standard", False, 1),
+              "residual adversarial": ("adversarial", True, 2)}
+
+
+def fig5_units(s, configs: dict, dataset: str, *, seed: int, grids: dict | None = None, device="cpu") -> Units:
+    """:func:`fig5_grids` as units (:class:`mfat.runtime.Units`): one per (grid, width, chunk of at most
+    ``s.max_cells`` cells) on the first ``s.n_train`` training images of ``dataset``.
+
+    ``grids`` maps the name of each heat map to one of :data:`FIG5_GRIDS` (default: all three under their own
+    names); grid ``g`` uses seed ``seed`` + its offset, so that the combined result equals :func:`fig5_grids`
+    (or, for one grid, :func:`fig5_grid`) bit for bit. Unit: ``{"dataset", "grid", "objective", "residual",
+    "seed", "N", "cells": [first, stop]}`` (a slice of :func:`grid_cells`); combined: ``{name: grid}``.
+    """
+    grids = {name: name for name in FIG5_GRIDS} if grids is None else grids
+    n_cells = len(s.depths) * s.n_seeds
+    units = [{"dataset": dataset, "grid": name, "objective": FIG5_GRIDS[kind][0], "residual": FIG5_GRIDS[kind][1],
+              "seed": seed + FIG5_GRIDS[kind][2], "N": N, "cells": [lo, min(lo + s.max_cells, n_cells)]}
+             for name, kind in grids.items() for N in s.widths for lo in range(0, n_cells, s.max_cells)]
+    return Units(units, functools.partial(fig5_unit, s, configs, device=device),
+                 functools.partial(fig5_combine, s, units))
+
+
+def fig5_unit(s, configs: dict, unit: dict, *, device="cpu") -> dict:
+    """One unit of :func:`fig5_units`: :func:`train_cells` of its cells under ``configs[unit["objective"]]``;
+    adds ``seconds``, the wall time of the unit."""
+    start = time.perf_counter()
+    X, y = load(unit["dataset"], "train", n=s.n_train, device=device)
+    lo, hi = unit["cells"]
+    out = train_cells(X, y, unit["N"], [(L, r) for _, L, r in grid_cells(s.depths, s.n_seeds)[lo:hi]],
+                      configs[unit["objective"]], residual=unit["residual"],
+                      sigma_w2=s.residual_sigma_w2 if unit["residual"] else s.sigma_w2, seed=unit["seed"],
+                      device=device)
+    return {**out, "seconds": time.perf_counter() - start}
+
+
+def fig5_combine(s, units: list, outs: list) -> dict:
+    """The heat maps of :func:`fig5_units` from the results of its units (in the order of ``units``):
+    ``{name: the arrays of depth_width_grid}``, ``seconds`` summed per width."""
+    cells = grid_cells(s.depths, s.n_seeds)
+    grids = {}
+    for unit, out in zip(units, outs):
+        if unit["grid"] not in grids:
+            grids[unit["grid"]] = {**{k: np.full((len(s.widths), len(s.depths), s.n_seeds), np.nan)
+                                      for k in GRID_METRICS}, "depths": np.array(s.depths),
+                                   "widths": np.array(s.widths), "seconds": np.zeros(len(s.widths))}
+        i = list(s.widths).index(unit["N"])
+        place_cells(grids[unit["grid"]], i, cells[slice(*unit["cells"])], out)
+        grids[unit["grid"]]["seconds"][i] += out["seconds"]
+    return grids
 
 
 def narrow_residual_row(X: torch.Tensor, y: torch.Tensor, s, configs: dict, *, seed: int, device="cpu") -> dict:

@@ -11,6 +11,7 @@ DataFrames or dicts of numpy arrays (small enough for the chapter's result store
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -19,9 +20,10 @@ import torch
 from torch.func import functional_call, jvp
 
 from mfat import stats
+from mfat.data import load
 from mfat.model import attacks
 from mfat.model.networks import ReLULikeNet
-from mfat.runtime import make_generator
+from mfat.runtime import Units, make_generator
 from mfat.theory.meanfield import alpha
 from mfat.theory.weight_variance import frozen_rate_validity_time, sigma_w2_weight_decay
 from mfat.validation import normalise_p
@@ -47,6 +49,12 @@ __all__ = [
     "objective_runs",
     "residual_runs",
     "slope_sweeps",
+    "SLOPE_SWEEPS",
+    "sweep_points",
+    "sweep_point",
+    "sweep_frame",
+    "sweep_units",
+    "sweep_unit",
     "initial_slopes",
     "slope_table",
     "weight_decay_change",
@@ -378,26 +386,71 @@ def slope_sweeps(X, y, config: TrainConfig, settings, *, K: int, device="cpu") -
     ``width`` (``n_seeds`` networks per width of ``widths`` at depth L, with "seed"; offsets 1000 + 100 i + s),
     ``depth`` (``n_sweep_seeds`` per depth of ``depths`` at width N; offsets 2000 + ...), ``eps`` (per budget of
     ``eps_values``, with "eps"; offsets 3000 + ...). Departure times are measured in the width sweep only.
+    Each point is :func:`sweep_point`.
     """
+    return {sweep: sweep_frame([sweep_point(X, y, config, settings, K=K, device=device, **point)
+                                for point in sweep_points(settings, sweep)]) for sweep in SLOPE_SWEEPS}
+
+
+#: the sweeps of :func:`slope_sweeps`: name -> (the settings' values swept, the first seed offset)
+SLOPE_SWEEPS = {"width": ("widths", 1000), "depth": ("depths", 2000), "eps": ("eps_values", 3000)}
+
+
+def sweep_points(settings, sweep: str) -> list[dict]:
+    """The points of one sweep of :func:`slope_sweeps`: ``{"sweep", "value", "offset"}``, the i-th value of
+    the sweep from seed offset (first offset) + 100 i."""
+    field, first = SLOPE_SWEEPS[sweep]
+    return [{"sweep": sweep, "value": v, "offset": first + 100 * i} for i, v in enumerate(getattr(settings, field))]
+
+
+def sweep_point(X, y, config: TrainConfig, settings, *, sweep: str, value, offset: int, K: int,
+                device="cpu") -> dict:
+    """The runs of one point of :func:`slope_sweeps`, network s from seed offset ``offset + s``: "width" (N =
+    ``value`` at depth L, ``n_seeds`` networks, ``config`` whole, departures with ``departure_tol``), "depth"
+    (L = ``value`` at width N) or "eps" (budget ``value`` at (N, L)), ``n_sweep_seeds`` networks over the
+    slope window. Returns the columns (networks,) of their :func:`summarise_run` rows, with "seed" (width) or
+    "eps" (eps)."""
     S = settings
-    out = {"width": [], "depth": [], "eps": []}
-    for i, N in enumerate(S.widths):
-        for s in range(S.n_seeds):
-            r = train_run(X, y, config, N=N, K=K, L=S.L, sigma_w2=S.sigma_w2,
-                          generator=_generator(S, 1000 + 100 * i + s, device), device=device)
-            out["width"].append({**summarise_run(r, S.slope_steps, tol=S.departure_tol), "seed": s})
     short = dataclasses.replace(config, steps=S.slope_steps, record_first=S.slope_steps)
-    for i, L in enumerate(S.depths):
-        for s in range(S.n_sweep_seeds):
-            r = train_run(X, y, short, N=S.N, K=K, L=L, sigma_w2=S.sigma_w2,
-                          generator=_generator(S, 2000 + 100 * i + s, device), device=device)
-            out["depth"].append(summarise_run(r, S.slope_steps))
-    for i, eps in enumerate(S.eps_values):
-        for s in range(S.n_sweep_seeds):
-            r = train_run(X, y, dataclasses.replace(short, eps=eps), N=S.N, K=K, L=S.L, sigma_w2=S.sigma_w2,
-                          generator=_generator(S, 3000 + 100 * i + s, device), device=device)
-            out["eps"].append({**summarise_run(r, S.slope_steps), "eps": eps})
-    return {k: pd.DataFrame(v) for k, v in out.items()}
+    if sweep == "width":
+        runs = {"config": config, "N": value, "L": S.L, "seeds": S.n_seeds, "tol": S.departure_tol}
+    elif sweep == "depth":
+        runs = {"config": short, "N": S.N, "L": value, "seeds": S.n_sweep_seeds, "tol": 0.1}
+    else:
+        runs = {"config": dataclasses.replace(short, eps=value), "N": S.N, "L": S.L, "seeds": S.n_sweep_seeds,
+                "tol": 0.1}
+    rows = []
+    for s in range(runs["seeds"]):
+        r = train_run(X, y, runs["config"], N=runs["N"], K=K, L=runs["L"], sigma_w2=S.sigma_w2,
+                      generator=_generator(S, offset + s, device), device=device)
+        extra = {"width": {"seed": s}, "depth": {}, "eps": {"eps": value}}[sweep]
+        rows.append({**summarise_run(r, S.slope_steps, tol=runs["tol"]), **extra})
+    return {k: np.array([row[k] for row in rows]) for k in rows[0]}
+
+
+def sweep_frame(points: list[dict]) -> pd.DataFrame:
+    """One sweep of :func:`slope_sweeps` from its points' :func:`sweep_point` columns, one row per network."""
+    return pd.DataFrame({k: np.concatenate([p[k] for p in points]) for k in points[0]})
+
+
+def sweep_units(settings, config: TrainConfig, dataset: str, *, K: int, device="cpu") -> Units:
+    """:func:`slope_sweeps` on the first ``n_train`` training images of ``dataset`` as units
+    (:class:`mfat.runtime.Units`), one per point of every sweep: ``{"dataset", "sweep", "value", "offset"}``;
+    combined bit for bit the same."""
+    units = [{"dataset": dataset, **point} for sweep in SLOPE_SWEEPS for point in sweep_points(settings, sweep)]
+    return Units(units, functools.partial(sweep_unit, settings, config, K=K, device=device),
+                 functools.partial(_sweeps_combine, units))
+
+
+def sweep_unit(settings, config: TrainConfig, unit: dict, *, K: int, device="cpu") -> dict:
+    """One unit of :func:`sweep_units`: :func:`sweep_point` on its data set (pixels in [0, 1])."""
+    X, y = load(unit["dataset"], "train", n=settings.n_train, scaling="unit", device=device)
+    return sweep_point(X, y, config, settings, sweep=unit["sweep"], value=unit["value"], offset=unit["offset"],
+                       K=K, device=device)
+
+
+def _sweeps_combine(units: list, outs: list) -> dict[str, pd.DataFrame]:
+    return {sweep: sweep_frame([o for u, o in zip(units, outs) if u["sweep"] == sweep]) for sweep in SLOPE_SWEEPS}
 
 
 # --- analyses of those results -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from mfat.experiments import adversarial_loss as al
 from mfat.model.linearize import activation_slopes
 from mfat.model.networks import ReLULikeNet
 from mfat.model.norms import EXACT_PAIRS, PAIRS
+from mfat.runtime import make_generator, unit_seed
 from mfat.stats import Z_DEFAULT
 from mfat.theory import adversarial_loss as bounds
 
@@ -306,16 +307,22 @@ def _tiny_settings(**changes):
     return profiles.get("02_adversarial_loss", "quick", {**base, **changes})
 
 
-def test_fig3_measurement_is_a_sweep_then_beta_from_one_generator():
+def test_fig3_measurement_draws_every_network_and_beta_from_its_own_stream():
     s = _tiny_settings()
-    res = al.fig3_measurement(s, generator=torch.Generator().manual_seed(4))
-    g = torch.Generator().manual_seed(4)
+    res = al.fig3_measurement(s, seed=4)
+    assert res["L_adv"].shape == (2, 1, 2, 4) and list(res["network"]) == [0, 0, 1, 1]
     pairs = [(2.0, 2.0), (INF, 2.0)]
-    configs = [dict(d=d, N=32, K=3, L=s.L, sigma_w2=s.sigma_w2, sigma_b2=s.sigma_b2) for d in (4, 6)]
-    ref = al.sweep(configs, [s.eps], pairs, n_networks=2, n_inputs=2, generator=g, refine_steps=s.refine_steps,
-                   norm_restarts=s.norm_restarts)
-    assert np.array_equal(res["L_adv"], ref["L_adv"]) and res["L_adv"].shape == (2, 1, 2, 4)
-    assert res["beta"] == {d: al.beta_estimates(d, 3, pairs, 5, generator=g) for d in (4, 6)}
+    cfg = dict(d=6, N=32, K=3, L=s.L, sigma_w2=s.sigma_w2, sigma_b2=s.sigma_b2)
+    # network 1 at d = 6 (the second d): a sweep of that one network from its own seed
+    one = al.sweep([cfg], [s.eps], pairs, n_networks=1, n_inputs=2, generator=make_generator(unit_seed(4, 0, 1, 1)),
+                   refine_steps=s.refine_steps, norm_restarts=s.norm_restarts)
+    assert np.array_equal(res["L_adv"][1, ..., 2:], one["L_adv"][0])
+    assert res["beta"][6] == al.beta_estimates(6, 3, pairs, 5, generator=make_generator(unit_seed(4, 1, 1)))
+    # the units in the reverse order give the same numbers
+    plan = al.fig3_units(s, seed=4)
+    outs = {i: plan.compute(plan.units[i]) for i in reversed(range(len(plan.units)))}
+    again = plan.combine([outs[i] for i in range(len(plan.units))])
+    assert np.array_equal(again["L_adv"], res["L_adv"]) and again["beta"] == res["beta"]
 
 
 def test_law_measurements_shapes():
@@ -324,7 +331,7 @@ def test_law_measurements_shapes():
     assert al.fig3_law_measurement(s, generator=g)["norm"].shape == (2, 2, 4)
     paper = al.paper_law_measurement(s, generator=g)
     assert paper["norm"].shape == (2, 2, 4) and set(paper["beta"]) == {4, 6}
-    width = al.width_measurement(s, generator=g)
+    width = al.width_measurement(s, seed=5)
     assert width["norm"].shape == (2, 2, 4) and width["law"]["norm"].shape == (3, 2, 4)
     depth = al.depth_measurement(s, generator=g)
     assert set(depth) == {("vanilla", w) for w in s.depth_sigma_w2} | {("residual", w) for w in s.residual_sigma_w2} \
