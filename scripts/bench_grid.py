@@ -2,8 +2,8 @@
 the machine's matrix-product peak.
 
     OMP_NUM_THREADS=2 python scripts/bench_grid.py [--preset quick|full-shapes] [--device auto] [--widths 64,256]
-                                                   [--seeds 2] [--steps N] [--objective adversarial]
-                                                   [--data mnist|synthetic] [--no-profile]
+                                                   [--seeds 2] [--steps N] [--repeats 1] [--objective adversarial]
+                                                   [--data mnist|synthetic] [--no-profile] [--name grid]
 
 The cells: every depth of chapter 4's settings (``--preset``: ``quick``, or ``full-shapes`` = the full profile's
 widths, depths, batch and PGD steps with few SGD steps) at each width, ``--seeds`` networks per (N, L); cell
@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import time
 
 import pandas as pd
 import torch
@@ -154,6 +155,16 @@ def run_vmap(cells, data, config, max_cells: int) -> dict:
 RUNNERS = {"batched": run_batched, "loop": run_loop, "vmap": run_vmap}
 
 
+def trainer_passes(depths, seeds: int, config: TrainConfig, max_cells: int) -> dict[str, int]:
+    """Sequential layer passes of each trainer (:func:`mfat.model.flops.layer_passes`): one run per chunk of the
+    stack, per cell for the loop, per depth for the vmap ensemble."""
+    cells = [L for L in depths for _ in range(seeds)]
+    chunks = [cells[lo:lo + max_cells] for lo in range(0, len(cells), max_cells)]
+    return {"batched": sum(flops.layer_passes(max(c), config) for c in chunks),
+            "loop": sum(flops.layer_passes(L, config) for L in cells),
+            "vmap": sum(flops.layer_passes(L, config) for L in depths)}
+
+
 # ------------------------------------------------------------------------------------------ the benchmark
 def bench_shapes(preset: str) -> dict:
     """Chapter 4's shapes at ``preset``: quick settings, or the full profile's (steps cut to a few)."""
@@ -226,10 +237,13 @@ def profile_step(cells, data, config, max_cells: int, device) -> list[dict]:
 
 
 def run_bench(*, preset="quick", device="auto", widths=None, seeds=2, steps=None, objective="adversarial",
-              data="mnist", n_train=2048, seed=1, trainers=TRAINERS, gemm_sizes=None, profile=True) -> pd.DataFrame:
-    """The benchmark table (module doc); also what ``scripts/gpu_calibration.py`` runs on a GPU."""
+              data="mnist", n_train=2048, seed=1, trainers=TRAINERS, gemm_sizes=None, profile=True,
+              repeats=1, shapes=None, deadline=math.inf) -> pd.DataFrame:
+    """The benchmark table (module doc); also what ``scripts/gpu_calibration.py`` runs on a GPU. ``shapes``: a dict
+    like :func:`bench_shapes`'s, replacing the preset's; widths not started by ``deadline`` (a
+    ``time.perf_counter()`` value) are skipped."""
     device = resolve_device(device)
-    shapes = bench_shapes(preset)
+    shapes = shapes or bench_shapes(preset)
     widths = list(widths or shapes["widths"])
     steps = steps or shapes["steps"]
     config = bench_config(shapes, objective, steps)
@@ -243,29 +257,40 @@ def run_bench(*, preset="quick", device="auto", widths=None, seeds=2, steps=None
     warm = TrainConfig(objective=objective, steps=1, batch_size=8, attack_steps=1, eval_size=8)
     for name in trainers:
         RUNNERS[name](make_cells(8, [1, 2], 2, d, K, 0, device), tensors, warm, max_cells)
-    totals = {name: [0.0, 0.0] for name in trainers}
+    totals = {name: [0.0, 0.0, 0] for name in trainers}
     for N in widths:
+        if time.perf_counter() > deadline:
+            print(f"  N={N}: skipped (out of time)", flush=True)
+            continue
         work = seeds * flops.grid_training([NetworkSpec(d, N, K, L) for L in depths], config)["total"]
+        passes = trainer_passes(depths, seeds, config, max_cells)
         reference = None
         for name in trainers:  # interleaved per width, so that drift of a shared machine hits all alike
-            cells = make_cells(N, depths, seeds, d, K, seed, device)
-            seconds, trained = timed(lambda: RUNNERS[name](cells, tensors, config, max_cells), device)
+            seconds = math.inf
+            for _ in range(repeats):  # the best of ``repeats`` runs, each on fresh copies of the same cells
+                cells = make_cells(N, depths, seeds, d, K, seed, device)
+                run_s, trained = timed(lambda: RUNNERS[name](cells, tensors, config, max_cells), device)
+                seconds = min(seconds, run_s)
             reference = trained if reference is None else reference
             diff = max(float((trained[k] - reference[k]).abs().max()) for k in reference)
             rows.append({"kind": "trainer", "name": name, "width": N, "cells": len(cells[0]), "seconds": seconds,
-                         "gflop": work / 1e9, "max_diff": diff})
-            totals[name][0] += seconds
-            totals[name][1] += work
+                         "gflop": work / 1e9, "passes": passes[name], "max_diff": diff})
+            totals[name] = [t + v for t, v in zip(totals[name], (seconds, work, passes[name]))]
             del cells, trained
         print(f"  N={N}: " + ", ".join(f"{r['name']} {r['seconds']:.2f} s" for r in rows[-len(trainers):]), flush=True)
-    for name, (seconds, work) in totals.items():
-        rows.append({"kind": "trainer", "name": name, "width": "all", "cells": len(depths) * seeds * len(widths),
-                     "seconds": seconds, "gflop": work / 1e9})
-    if profile:
-        rows += profile_step(make_cells(widths[-1], depths, seeds, d, K, seed, device), tensors, config, max_cells,
+    for name, (seconds, work, passes) in totals.items():
+        if work == 0:
+            continue
+        cells = sum(r["cells"] for r in rows if r["kind"] == "trainer" and r["name"] == name)
+        rows.append({"kind": "trainer", "name": name, "width": "all", "cells": cells,
+                     "seconds": seconds, "gflop": work / 1e9, "passes": passes})
+    if profile and time.perf_counter() < deadline:
+        done = [r["width"] for r in rows if r["kind"] == "trainer" and r["width"] != "all"]
+        rows += profile_step(make_cells(max(done), depths, seeds, d, K, seed, device), tensors, config, max_cells,
                              device)
     return finish_table(rows, peak32, device, preset=preset, objective=objective, data=data, steps=steps, seeds=seeds,
-                        depths="/".join(map(str, depths)), batch=config.batch_size, attack_steps=config.attack_steps)
+                        depths="/".join(map(str, depths)), batch=config.batch_size, attack_steps=config.attack_steps,
+                        repeats=repeats)
 
 
 def finish_table(rows: list[dict], peak32: float, device, **constants) -> pd.DataFrame:
@@ -275,13 +300,14 @@ def finish_table(rows: list[dict], peak32: float, device, **constants) -> pd.Dat
     table.loc[trainer, "gflop_per_s"] = table.gflop / table.seconds
     table["frac_fp32_peak"] = table.gflop_per_s / peak32
     loop = table[trainer & (table.name == "loop")].set_index("width").seconds
-    table.loc[trainer, "ratio_to_loop"] = [loop.get(w, math.nan) / s for w, s in zip(table[trainer].width,
-                                                                                       table[trainer].seconds)]
+    table.loc[trainer, "ratio_to_loop"] = [loop[w] / s if w in loop.index else math.nan
+                                           for w, s in zip(table[trainer].width, table[trainer].seconds)]
     for key, value in constants.items():
         table[key] = value
     table["device"] = device_name(device)
     table["torch"] = torch.__version__
     table["threads"] = torch.get_num_threads()
+    table["load_avg"] = round(os.getloadavg()[0], 2)  # other jobs on the machine when the table was written
     return table
 
 
@@ -299,6 +325,7 @@ def main(argv=None) -> int:
     parser.add_argument("--objective", default="adversarial", choices=("adversarial", "standard", "adv_only", "madry"))
     parser.add_argument("--data", default="mnist", choices=("mnist", "synthetic"))
     parser.add_argument("--trainers", default=",".join(TRAINERS))
+    parser.add_argument("--repeats", type=int, default=1, help="time each trainer as the best of this many runs")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--name", default="grid", help="table name under <output_dir>/benchmarks/")
     args = parser.parse_args(argv)
@@ -308,7 +335,7 @@ def main(argv=None) -> int:
         parser.error(f"--trainers: allowed a list starting with 'batched' from {', '.join(TRAINERS)}")
     table = run_bench(preset=args.preset, device=args.device, widths=_ints(args.widths), seeds=args.seeds,
                       steps=args.steps, objective=args.objective, data=args.data, trainers=trainers,
-                      profile=not args.no_profile)
+                      profile=not args.no_profile, repeats=args.repeats)
     write_table(args.name, table)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(table.drop(columns=["device", "torch"]).to_string(index=False))

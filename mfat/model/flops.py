@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 from mfat.model.networks import NetworkSpec
 
-__all__ = ["forward", "input_backward", "weight_backward", "pgd_evaluations", "objective", "training",
+__all__ = ["hidden_layer", "forward", "input_backward", "weight_backward", "pgd_evaluations", "objective", "training",
            "grid_training", "layer_passes", "jacobian", "fisher_rao", "law_jacobian", "network_draws"]
 
 _ADVERSARIAL = ("adversarial", "adv_only")
@@ -50,28 +50,29 @@ def _check(spec) -> NetworkSpec:
     return spec
 
 
-def _hidden(spec: NetworkSpec) -> int:
+def hidden_layer(spec: NetworkSpec) -> int:
     """2 N^2 (1 + r): one hidden layer's products per example (W, and the shortcut P when residual)."""
-    return 2 * spec.N * spec.N * (2 if spec.residual else 1)
+    s = _check(spec)
+    return 2 * s.N * s.N * (2 if s.residual else 1)
 
 
 def forward(spec: NetworkSpec) -> int:
     """F: matrix-product operations of one forward pass f(x), per example."""
     s = _check(spec)
-    return 2 * s.N * s.d + s.L * _hidden(s) + 2 * s.K * s.N
+    return 2 * s.N * s.d + s.L * hidden_layer(s) + 2 * s.K * s.N
 
 
 def input_backward(spec: NetworkSpec) -> int:
     """Bx: the backward pass from the logits to the input x (what PGD's gradient costs), per example."""
     s = _check(spec)
-    return 2 * s.K * s.N + s.L * _hidden(s) + 2 * s.N * s.d
+    return 2 * s.K * s.N + s.L * hidden_layer(s) + 2 * s.N * s.d
 
 
 def weight_backward(spec: NetworkSpec) -> int:
     """Bw: the backward pass of the training loss (gradients of every W^(l); the hidden cotangents below layer 1
     and the input's are not formed, since x does not require a gradient there), per example."""
     s = _check(spec)
-    return 2 * s.K * s.N + 2 * s.N * s.N * s.L + (s.L - 1) * _hidden(s)
+    return 2 * s.K * s.N + 2 * s.N * s.N * s.L + (s.L - 1) * hidden_layer(s)
 
 
 def pgd_evaluations(steps: int, restarts: int = 1) -> tuple[int, int]:
@@ -142,8 +143,8 @@ def jacobian(spec: NetworkSpec) -> int:
     """The exact J(x) (K x d) and a(x) of :func:`mfat.model.linearize.decompose`, per input: the slopes (a forward
     pass without P_out), then the K rows of P_out carried back through every layer and finally P_in."""
     s = _check(spec)
-    slopes = 2 * s.N * s.d + s.L * _hidden(s)
-    rows = s.L * (s.K * _hidden(s) + 2 * s.K * s.N) + 2 * s.K * s.N * s.d
+    slopes = 2 * s.N * s.d + s.L * hidden_layer(s)
+    rows = s.L * (s.K * hidden_layer(s) + 2 * s.K * s.N) + 2 * s.K * s.N * s.d
     return slopes + rows
 
 
