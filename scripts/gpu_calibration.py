@@ -23,6 +23,9 @@ after each part, so a run stopped from outside keeps what finished):
    plan's prediction for the same unit (:mod:`mfat.chapter.costs` with the throughput fitted on part 2) and the
    ratio measured / predicted. Written as ``<prefix>_units.csv``.
 
+Checked on the development CPU with ``--device cpu --tiny`` (about 70 s there under load: too slow for the test
+suite, so run it by hand after changing this script or the functions it calls).
+
 ``<prefix>_calibration.json`` holds the smoke results, the fitted throughput, what was skipped or failed and the
 time used. ``--budget-s`` bounds the whole run: a part (or a width of part 2) that would start after its share of
 the budget is skipped. Inputs are Gaussian (d = 784, 10 classes) unless MNIST is in the data cache: the work does
@@ -116,7 +119,9 @@ def _data(n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def two_point(run, k1: int, k2: int, full: int, device) -> dict:
-    """Time ``run(k)`` at k1 and k2 steps and extrapolate linearly to ``full`` steps (module doc)."""
+    """Time ``run(k)`` at k1 and k2 steps, after one untimed ``run(k1)`` (first-call costs: kernel selection,
+    allocations), and extrapolate linearly to ``full`` steps (module doc)."""
+    run(k1)
     t1, _ = timed(lambda: run(k1), device)
     t2, _ = timed(lambda: run(k2), device)
     per_step = max(t2 - t1, 0.0) / (k2 - k1)

@@ -116,7 +116,9 @@ def fit_throughput(table: pd.DataFrame, source: str = "") -> Throughput:
 
 
 def _read_calibration(path: Path) -> Throughput:
-    return fit_throughput(pd.read_csv(path), str(path))
+    path = Path(path).resolve()
+    name = path.relative_to(repo_root()) if path.is_relative_to(repo_root()) else path
+    return fit_throughput(pd.read_csv(path), str(name))
 
 
 def tier_settings(stem: str, profile: str):
