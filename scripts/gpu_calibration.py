@@ -18,18 +18,18 @@ after each part, so a run stopped from outside keeps what finished):
    robust evaluation and the Fisher-Rao norm at each record); the heaviest chapter-6 sweep run (22 variants x
    5 seeds of the full profile, on Gaussian inputs of the MNIST run's size); a chapter-3 Fig. 4 run; one
    chapter-2 explicit network of Fig. 3 at N = 40000. Each training unit is timed at two step counts k1 < k2 and
-   extrapolated linearly to its full length (seconds = t(k1) + (t(k2) - t(k1)) / (k2 - k1) (steps - k1)); the
-   explicit network is timed once (the measurement has n_networks of them per d). Each row also carries the
-   plan's prediction for the same unit (:mod:`mfat.chapter.costs` with the throughput fitted on part 2) and the
-   ratio measured / predicted. Written as ``<prefix>_units.csv``.
+   extrapolated linearly to its full length (seconds = t(k1) + (t(k2) - t(k1)) / (k2 - k1) (steps - k1), each t
+   the best of two runs after a warm-up); the explicit network is timed once (the measurement has n_networks of
+   them per d). Each row also carries the plan's prediction for the same unit (:mod:`mfat.chapter.costs` with the
+   throughput fitted on part 2) and the ratio measured / predicted. Written as ``<prefix>_units.csv``.
 
 Checked on the development CPU with ``--device cpu --tiny`` (about 70 s there under load: too slow for the test
 suite, so run it by hand after changing this script or the functions it calls).
 
 ``<prefix>_calibration.json`` holds the smoke results, the fitted throughput, what was skipped or failed and the
 time used. ``--budget-s`` bounds the whole run: a part (or a width of part 2) that would start after its share of
-the budget is skipped. Inputs are Gaussian (d = 784, 10 classes) unless MNIST is in the data cache: the work does
-not depend on the pixel values. Nothing is downloaded.
+the budget is skipped. Inputs are Gaussian (d = 784, 10 classes; the work does not depend on the pixel values),
+so nothing is read from the data cache or downloaded.
 """
 
 from __future__ import annotations
@@ -119,11 +119,10 @@ def _data(n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def two_point(run, k1: int, k2: int, full: int, device) -> dict:
-    """Time ``run(k)`` at k1 and k2 steps, after one untimed ``run(k1)`` (first-call costs: kernel selection,
-    allocations), and extrapolate linearly to ``full`` steps (module doc)."""
+    """Time ``run(k)`` at k1 and k2 steps (the best of two each, after one untimed ``run(k1)``: first-call costs,
+    kernel selection, allocations) and extrapolate linearly to ``full`` steps (module doc)."""
     run(k1)
-    t1, _ = timed(lambda: run(k1), device)
-    t2, _ = timed(lambda: run(k2), device)
+    t1, t2 = (min(timed(lambda: run(k), device)[0] for _ in range(2)) for k in (k1, k2))
     per_step = max(t2 - t1, 0.0) / (k2 - k1)
     return {"k1": k1, "k2": k2, "t_k1_s": t1, "t_k2_s": t2, "per_step_s": per_step, "steps": full,
             "measured_s": t1 + per_step * (full - k1)}
@@ -187,8 +186,9 @@ def unit_perturbation(tiny: bool, device) -> tuple[dict, costs.Work]:
         pl.perturbation_learning(data, m=S.m, variants=variants, T_g=1.0, steps=k, n_seeds=seeds, with_cosine=True,
                                  generator=torch.Generator().manual_seed(1), dtype=torch.float64, device=device)
 
-    work = costs.Work("sweeps", "base run", fp64=costs.two_layer_steps(N, d, S.m, S.steps, seeds * (1 + len(variants)))
-                      + seeds * 3 * N * N * d, passes=8 * S.steps)
+    work = costs.Work("sweeps", "base run", passes=8 * S.steps,
+                      fp64=costs.perturbation_run_ops(N, d, S.m, S.steps, seeds, len(variants),
+                                                      n_eval=data.Z.shape[-2]))
     return {"unit": f"ch6 sweep base run, N={N}, d={d}, {len(variants)} variants x {seeds} seeds",
             **two_point(run, 2, 6, S.steps, device)}, work
 

@@ -29,7 +29,8 @@ from mfat.model import flops
 from mfat.model.networks import NetworkSpec
 from mfat.model.norms import NP_HARD_PAIRS
 
-__all__ = ["Work", "chapter_work", "norm_flops", "CHAIN_DRAWS", "CHAPTER_WORK"]
+__all__ = ["Work", "chapter_work", "norm_flops", "training_work", "grid_work", "attack_flops", "explicit_norms_work",
+           "two_layer_steps", "perturbation_run_ops", "CHAIN_DRAWS", "CHAPTER_WORK"]
 
 #: Gaussian / chi-square / binomial draws per layer and sample of the Gram-chain samplers (an estimate: two 2 x 2
 #: Bartlett factors and a binomial count per layer).
@@ -374,6 +375,17 @@ def two_layer_steps(N: int, d: int, m: int, steps: int, nets: int) -> float:
     return 4.0 * N * d * m * steps * nets
 
 
+def perturbation_run_ops(N: int, d: int, m: int, steps: int, seeds: int, variants: int, *, snapshots: int = 1,
+                         records: int = 1, n_eval: int = 1000) -> float:
+    """One :func:`mfat.experiments.perturbation_learning.perturbation_learning` run: f (``seeds`` networks) and one g
+    per variant and seed trained for ``steps`` steps; Theorem A's predicted directions for every snapshot of f
+    (kernel and weighted sum, 4 N^2 d per seed); the lazy predictions on the training and evaluation inputs
+    (4 (N + n_eval) N d per variant and seed); the evaluations of g at ``records`` times (3 forward products)."""
+    nets = seeds * (1 + variants)
+    return (two_layer_steps(N, d, m, steps, nets) + snapshots * seeds * 4.0 * N * N * d
+            + variants * seeds * 4.0 * (N + n_eval) * N * d + records * variants * seeds * 6.0 * (N + n_eval) * d * m)
+
+
 def _run_variants(s, is_base: bool) -> int:
     extra = sum(k != 1.0 for k in s.eps_factors) + sum(k != 1.0 for k in s.time_fractions)
     return 2 * (1 + (extra if is_base else 0))
@@ -381,9 +393,8 @@ def _run_variants(s, is_base: bool) -> int:
 
 def _perturbation_learning(s, tier) -> list[Work]:
     """Chapter 6: the kernel Monte Carlo, the lazy-regime and Theorem A runs, the decision maps and the sweeps of
-    every data set (one unit per run: f trained on N examples, then one g per variant and seed, the predicted
-    directions O(N^2 d) per snapshot of f, the evaluations at the recorded T_g). Float64 except the accuracy
-    experiments at ``dtype``."""
+    every data set (one unit per run, :func:`perturbation_run_ops`). Float64 except the accuracy experiments at
+    ``dtype``."""
     out = []
     for gamma in s.kernel_gammas:
         n, d, k = s.kernel_pairs, s.kernel_d, s.kernel_draws
@@ -403,9 +414,10 @@ def _perturbation_learning(s, tier) -> list[Work]:
         D = s.defaults(name)
         image = name in pl.IMAGE_SOURCES
         n_base = D["N"] or IMAGE_COUNT[name]
-        points = s.map_grid ** 2
-        out.append(Work("maps", name, fp64=two_layer_steps(n_base, D["d"], s.map_m, s.steps, 3)
-                        + 3 * points * (2 * D["d"] * s.map_m + 2 * n_base * D["d"]), passes=8 * s.steps))
+        P, d = s.map_grid ** 2, D["d"]  # f-hat on the grid, and g-hat per scenario (its directions, its kernel)
+        hats = 4.0 * P * n_base * d + 2 * (4.0 * n_base * n_base * d + 4.0 * P * n_base * d)
+        out.append(Work("maps", name, fp64=two_layer_steps(n_base, d, s.map_m, s.steps, 3) + 6.0 * P * d * s.map_m
+                        + hats, passes=8 * s.steps))
         runs = [(D["d"], n_base, s.m, True)]
         if name in s.sweep_datasets:
             if "d" in s.sweep_factors and not image:
@@ -419,11 +431,9 @@ def _perturbation_learning(s, tier) -> list[Work]:
                          if k != 1.0 and (not image or k <= 1.0)]
         n_eval = s.n_eval or 2000
         for d, N, m, is_base in runs:
-            V, S = _run_variants(s, is_base), s.n_seeds
-            snapshots = len(s.time_fractions) if is_base else 1
-            records = len(s.time_fractions) if is_base else 1
-            ops = (two_layer_steps(N, d, m, s.steps, S * (1 + V)) + snapshots * S * 3 * N * N * d
-                   + records * V * S * 3 * 2 * (N + n_eval) * d * m)
+            fractions = len(s.time_fractions) if is_base else 1
+            ops = perturbation_run_ops(N, d, m, s.steps, s.n_seeds, _run_variants(s, is_base), snapshots=fractions,
+                                       records=fractions, n_eval=n_eval)
             out.append(Work("sweeps", f"{name}: d={d}, N={N}, m={m}", passes=8 * s.steps, **_ops(ops, fp)))
     return out
 
