@@ -216,7 +216,8 @@ def reference_rates(device, sizes) -> list[dict]:
             rows.append({"kind": "gemm", "name": f"{name} n={n}", "width": n, "seconds": r["seconds"],
                          "gflop": r["flops"] / 1e9, "gflop_per_s": r["rate"] / 1e9})
         r = draw_rate(2**24, dtype, device)
-        rows.append({"kind": "draws", "name": f"randn {name}", "seconds": r["seconds"], "gdraws_per_s": r["rate"] / 1e9})
+        rows.append({"kind": "draws", "name": f"randn {name}", "seconds": r["seconds"],
+                     "gdraws_per_s": r["rate"] / 1e9})
     return rows
 
 

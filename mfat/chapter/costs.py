@@ -161,9 +161,10 @@ def explicit_norms_work(measurement: str, unit: str, spec: NetworkSpec, n_networ
     (float64) and, per budget and pair, the linearised attack with ``refine_steps`` steps and the flipped units."""
     F = flops.forward(spec)
     attacks = n_eps * len(pairs) * (attack_flops(spec, refine_steps) + F)
+    traversals = 4 + 2 * n_eps * len(pairs) * (refine_steps + 2)
     per_net = Work(measurement, unit, fp32=n_inputs * (flops.jacobian(spec) + 2 * F + attacks),
                    fp64=n_inputs * norm_flops(spec.K, spec.d, pairs, restarts=restarts),
-                   draws=flops.network_draws(spec), passes=(4 + 2 * n_eps * len(pairs) * (refine_steps + 2)) * (spec.L + 2))
+                   draws=flops.network_draws(spec), passes=traversals * (spec.L + 2))
     return per_net.times(n_networks)
 
 
