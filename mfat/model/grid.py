@@ -106,11 +106,17 @@ class NetStack:
             h = torch.matmul(x, self.P_in.transpose(1, 2))  # (B, d) @ (G, d, N) -> (G, B, N)
         else:
             h = torch.bmm(x[self.order], self.P_in.transpose(1, 2))
+        # the cells at positions g.. of h have no layer ``layer``: they are split off once, when they finish, and
+        # read out at once (no copy of the whole stack per layer, forwards or backwards)
+        logits = []  # (n, B, K) per finished group, the shallowest first
         for layer, g in enumerate(self.active):
-            _, a = apply_layer(h[:g], self.W[layer], self.b[layer], self.u, self.v,
+            if g < h.shape[0]:
+                h, done = h.split([g, h.shape[0] - g])
+                logits.append(torch.bmm(done, self.P_out[g:g + done.shape[0]].transpose(1, 2)))
+            _, h = apply_layer(h, self.W[layer], self.b[layer], self.u, self.v,
                                self.P[layer] if self.residual else None, fused=True)
-            h = a if g == self.G else torch.cat([a, h[g:]], dim=0)
-        out = torch.bmm(h, self.P_out.transpose(1, 2))
+        logits.append(torch.bmm(h, self.P_out[:h.shape[0]].transpose(1, 2)))
+        out = logits[0] if len(logits) == 1 else torch.cat(logits[::-1], dim=0)
         return out[self.inverse]
 
     __call__ = forward

@@ -14,7 +14,7 @@ from mfat.atomic import atomic_write_text
 from mfat.chapter.claims import load_claims
 from mfat.paths import output_dir, repo_root
 
-__all__ = ["markdown_table", "scorecard_markdown", "status_markdown", "write_all"]
+__all__ = ["markdown_table", "scorecard_markdown", "status_markdown", "plan_markdown", "write_all"]
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
@@ -85,6 +85,7 @@ def status_markdown(runs: list[dict]) -> str:
             markdown_table([dict(r, tier=r.get("profile")) for r in runs],
                            ["chapter", "tier", "replay", "status", "device", "wall_time_s", "peak_memory_mb", "torch",
                             "mfat", "date"])]
+    text.append(plan_markdown())
     text.append("\n## Benchmarks\n\nTables written by `scripts/bench_*.py` (`make bench`). Those under `results/benchmarks/` "
                 "were committed from the 2-core development machine while other jobs were running (load 4-8), so their "
                 "times are pessimistic; tables under `_output/benchmarks/` come from this machine's last `make bench`.\n")
@@ -97,6 +98,25 @@ def status_markdown(runs: list[dict]) -> str:
         if rows:
             text.append(f"\n## Benchmark: {path.stem}\n\nFrom `{path.relative_to(repo_root()) if path.is_relative_to(repo_root()) else path.name}`.\n")
             text.append(markdown_table(rows, list(rows[0])))
+    return "\n".join(text)
+
+
+def plan_markdown(profile: str = "full", gpus: int = 8) -> str:
+    """The section "Cost at the paper's scale": :func:`mfat.chapter.plan.plan` of ``profile`` on one and on ``gpus``
+    GPUs, with the throughput model it used (``python -m mfat plan``)."""
+    from mfat.chapter import plan
+
+    text = [f"\n## Cost at the paper's scale\n\nThe plan of the `{profile}` tier (`python -m mfat plan --profile "
+            f"{profile} --gpus {gpus}`): the work each chapter's settings imply, counted (matrix products, Gaussian "
+            "draws, sequential layer passes), and the hours a throughput model gives for it. These are estimates "
+            "from counted work and stated or measured rates, not measurements of the chapters.\n"]
+    try:
+        gpu, cpu = plan.default_gpu(), plan.default_cpu()
+    except ValueError as err:
+        return "".join(text) + f"\nNo plan: {err}\n"
+    table = plan.plan(profile, gpus=gpus, gpu=gpu, cpu=cpu)
+    text.append(f"GPU model: {gpu.source}. CPU model: {cpu.source}.\n")
+    text.append(markdown_table(table.to_dict("records"), list(table.columns)))
     return "\n".join(text)
 
 
