@@ -27,6 +27,7 @@ from mfat.experiments import trainability as tr
 from mfat.experiments import weight_variance as wv
 from mfat.model import flops
 from mfat.model.networks import NetworkSpec
+from mfat.model.training import TrainConfig
 from mfat.model.norms import NP_HARD_PAIRS
 
 __all__ = ["Work", "chapter_work", "norm_flops", "training_work", "grid_work", "attack_flops", "explicit_norms_work",
@@ -466,10 +467,47 @@ def _implicit_bias(s, tier) -> list[Work]:
     return out
 
 
+# ------------------------------------------------------------------------------------------ chapter 8
+def _attack_gaps(s, tier) -> list[Work]:
+    """Chapter 8 (an estimate): on the network, every pair and budget, the random-start variants (each number of
+    steps, times the restarts), the jump to the linearised maximiser (the Jacobian at each input) and its refinement;
+    on exact-law draws of J (the small-eps limit), the same variants on K x d linear maps under both step rules plus
+    the norms; the local-maxima counts (full-step iterations from many starts); the sweeps; and the training attacks
+    of chapters 3 to 5 against the reference attack (at ``train_inputs`` inputs, and ``trained_steps`` of training)."""
+    pairs = [(p, q) for p in (1.0, 2.0, float("inf")) for q in (1.0, 2.0, float("inf"))]
+    spec = NetworkSpec(MNIST_D, s.N, s.K, s.L, s.sigma_w2)
+    per_input = sum(attack_flops(spec, k, s.restarts) for k in s.steps) + attack_flops(spec, s.refine_steps)
+    per_input = per_input * len(s.network_rules) + flops.jacobian(spec)
+    out = [Work("mnist", f"{len(pairs)} pairs x {len(s.eps_values)} budgets",
+                fp32=per_input * s.n_inputs * len(pairs) * len(s.eps_values),
+                passes=2 * s.L * len(pairs) * len(s.eps_values) * (sum(s.steps) + s.refine_steps))]
+    linear = 4 * s.K * MNIST_D * (sum(s.steps) * s.restarts + s.refine_steps) * len(s.rules)
+    law = law_work("law", f"{s.law_samples} draws", spec, s.law_samples, pairs, s.norm_restarts)
+    out.append(dataclasses.replace(law, fp64=law.fp64 + linear * len(pairs) * s.law_samples))
+    geometry = 4 * s.K * MNIST_D * s.geometry_starts * s.geometry_steps * len(pairs)
+    out.append(Work("geometry", f"{2 * s.geometry_samples} matrices", fp64=geometry * 2 * s.geometry_samples))
+    points = len(s.d_values) + len(s.K_values) + len(s.depths) + len(s.widths)
+    sweep_spec = NetworkSpec(MNIST_D, s.sweep_N, s.K, s.sweep_L, s.sigma_w2)
+    sweep = law_work("sweeps", f"{points} points", sweep_spec, s.sweep_samples * points, pairs, s.norm_restarts)
+    out.append(dataclasses.replace(sweep, fp64=sweep.fp64 + 4 * s.K * MNIST_D * s.sweep_steps * s.restarts
+                                   * len(pairs) * s.sweep_samples * points))
+    reference = attack_flops(spec, s.reference_steps, s.reference_restarts) * s.train_inputs
+    out.append(Work("training-attacks", f"{len(s.training_tiers)} tiers of chapters 3-5",
+                    fp32=5 * len(s.training_tiers) * reference,
+                    passes=2 * s.L * s.reference_steps * 5 * len(s.training_tiers)))
+    if s.trained_steps:
+        config = TrainConfig(objective="adversarial", steps=s.trained_steps, batch_size=32, attack_steps=3)
+        out.append(training_work("after-training", "one short adversarial training", spec, config,
+                                 extra=2 * reference))
+    return out
+
+
+
 CHAPTER_WORK: dict[str, Callable] = {
     "model": _model, "random_linear_map": _random_linear_map, "adversarial_loss": _adversarial_loss,
     "weight_variance": _weight_variance, "trainability": _trainability, "capacity": _capacity,
     "perturbation_learning": _perturbation_learning, "implicit_bias": _implicit_bias,
+    "attack_gaps": _attack_gaps,
 }
 
 
