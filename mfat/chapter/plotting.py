@@ -19,7 +19,7 @@ __all__ = ["setup", "colors", "figure", "panels", "theory_line", "measured", "ba
 THEORY = "#222222"
 WIDTH = 7.0  # inches: the width of the book's text column
 DPI = 110  # figure pixels per inch; the page gets twice as many (retina) shown at this size
-COLUMN_PX = 770  # CSS pixels of the book's text column at a 1280-pixel-wide window
+COLUMN_PX = 680  # CSS pixels a figure gets in the text column of a 1280-pixel-wide window (measured)
 MIN_FONT_PT = 9.0  # the smallest text of a figure as displayed, in CSS points
 PER_ROW = 2  # panels per row at page width
 

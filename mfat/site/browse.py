@@ -109,6 +109,7 @@ def serve(html_dir: Path):
 
 def page_facts(page) -> dict:
     """:data:`FACTS_JS` on a loaded playwright page, after MathJax has typeset it."""
+    page.wait_for_load_state("load")
     page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
     page.wait_for_timeout(200)
     return page.evaluate(FACTS_JS)

@@ -4,22 +4,26 @@
 
 The pages of the table of contents (introduction, chapters, appendix) are joined into one print page,
 ``_build/html/book/print.html``: the site's page around the ``<article>`` of every page, one page break between
-them. Chromium loads it, waits for MathJax, and prints it with the book's print style (``book.css``: interactive
-figures give way to their static twins).
+them, each page's headings one level down so that the PDF's outline lists the pages and their sections. Chromium
+loads it, waits for MathJax, and prints it with the book's print style (``book.css``: interactive figures give way
+to their static twins).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from mfat.paths import repo_root
 
-__all__ = ["PDF_NAME", "PRINT_PAGE", "book_pages", "main", "print_page", "write_pdf"]
+__all__ = ["TYPESET_JS", "PDF_NAME", "PRINT_PAGE", "book_pages", "main", "print_page", "write_pdf"]
 
 PDF_NAME = "mfat-book.pdf"
 PRINT_PAGE = "book/print.html"
 GENERATED = ("book/scorecard.html", "book/status.html")  # long tables of this build: on the site, not in print
+TYPESET_JS = ("async () => { if (window.MathJax && MathJax.startup) { await MathJax.startup.promise;"
+              " await MathJax.typesetPromise(); } }")
 
 
 def book_pages(html_dir: Path) -> list[str]:
@@ -37,6 +41,12 @@ def _article(page_html: str, rel: str) -> tuple[int, int]:
     return page_html.index(">", start) + 1, end
 
 
+def _one_level_down(article: str) -> str:
+    """Headings one level lower (h1 -> h2, ..., h5 -> h6): Chromium's PDF outline starts at h2, so each page's
+    title becomes an entry of the outline and its sections nest under it (the print style keeps the sizes)."""
+    return re.sub(r"<(/?)h([1-5])\b", lambda m: f"<{m.group(1)}h{int(m.group(2)) + 1}", article)
+
+
 def print_page(html_dir: Path, pages: list[str]) -> Path:
     """Write ``book/print.html``: the first page's frame around the articles of ``pages`` (all under ``book/``, so
     that every relative link, image and script still resolves)."""
@@ -46,7 +56,7 @@ def print_page(html_dir: Path, pages: list[str]) -> Path:
     bodies = []
     for rel, text in zip(pages, texts):
         a, b = _article(text, rel)
-        bodies.append(f'<section class="mfat-print-page" data-page="{rel}">{text[a:b]}</section>')
+        bodies.append(f'<section class="mfat-print-page" data-page="{rel}">{_one_level_down(text[a:b])}</section>')
     frame = texts[0]
     a, b = _article(frame, pages[0])
     target = html_dir / PRINT_PAGE
@@ -66,8 +76,8 @@ def write_pdf(html_dir: Path | None = None) -> Path:
     with serve(html_dir) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page()
-        page.goto(f"{url}/{PRINT_PAGE}", wait_until="networkidle", timeout=180_000)
-        page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+        page.goto(f"{url}/{PRINT_PAGE}", wait_until="load", timeout=300_000)  # parsed to the end
+        page.evaluate(TYPESET_JS)
         page.emulate_media(media="print")
         page.pdf(path=str(target), format="A4", print_background=True, outline=True, tagged=True,
                  margin={"top": "15mm", "bottom": "15mm", "left": "14mm", "right": "14mm"})
