@@ -568,7 +568,7 @@ for name, value in fashion_glue.items():
 # the linear law on MNIST: {glue:text}`ch4_fashion_collapsed` of {glue:text}`ch4_cells` Fashion cells
 # collapse against {glue:text}`ch4_mnist_collapsed` MNIST cells, so networks the theorem counts as lost keep
 # training. (The stored CPU run at a larger scale, `results/reduced/04_trainability`, shows a wider gap; see
-# `results/README.md`.) We do not hold the Fashion grid to the MNIST acceptance threshold; we find out why it
+# `results/README.md`.) We do not hold the Fashion grid to the threshold asked of the MNIST grid; we find out why it
 # differs and test that.
 #
 # **The objective.** The theorem follows the gradient flow of $L_{adv}$, whose drive on the weights comes from

@@ -126,21 +126,25 @@ def integer_ticks(ax, values, rotation: float = 0):
 # --- figures on the page ------------------------------------------------------------------------------------
 
 def displayed_scale(fig, column_px: float = COLUMN_PX) -> float:
-    """CSS points on the page per point of the figure: the figure is drawn at :data:`DPI` and shrunk to the
-    column when wider (1 CSS pt = 4/3 CSS px)."""
-    width_px = fig.get_figwidth() * fig.dpi
+    """CSS points on the page per point of the figure: the figure is saved at :data:`DPI` to its tight bounding
+    box (legends and titles that stick out included) and shrunk to the column when wider (1 CSS pt = 4/3 CSS px)."""
+    width_px = fig.get_tightbbox(fig.canvas.get_renderer()).width * fig.dpi
     return fig.dpi / 72 * 0.75 * min(1.0, column_px / width_px)
 
 
 def readable_fonts(fig, min_pt: float = MIN_FONT_PT) -> int:
     """Raise every text of ``fig`` smaller than ``min_pt`` as displayed on the page to ``min_pt``; return how many
-    were raised (legends, annotations and tick labels drawn with "xx-small" or a fixed small size)."""
-    floor = min_pt / displayed_scale(fig)
+    were raised (legends, annotations and tick labels drawn with "xx-small" or a fixed small size). Larger type
+    can widen the figure, and so shrink it on the page: the floor is computed again until nothing changes."""
     raised = 0
-    for text in fig.findobj(mpl.text.Text):
-        if text.get_visible() and text.get_text() and text.get_fontsize() < floor:
+    for _ in range(4):
+        floor = min_pt / displayed_scale(fig) + 1e-9
+        small = [t for t in fig.findobj(mpl.text.Text) if t.get_visible() and t.get_text() and t.get_fontsize() < floor]
+        for text in small:
             text.set_fontsize(floor)
-            raised += 1
+        raised += len(small)
+        if not small:
+            break
     return raised
 
 

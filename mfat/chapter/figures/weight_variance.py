@@ -69,7 +69,7 @@ def _fig4_objectives(ax, runs, S, beta):
               float(theory.sigma_w2_weight_decay(t_end, sw0, S.weight_decay)))
     pad = 0.15 * max(sw0 - low, 1e-4)
     ax.set_ylim(low - pad, max(float(r["table"]["sigma_w2"].max()) for r in runs.values()) + pad)
-    plotting.legend_below(ax, ncol=2)
+    plotting.legend_below(ax)
 
 
 def fig4(runs: dict, settings, *, beta: float, title: str):
