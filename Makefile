@@ -3,6 +3,7 @@
 #   make test                                                          environment, data, test suite
 #   make edition                  every chapter from its best committed tier (full, else cpu), replayed; the site
 #   make replay                   replay every committed tier (claims asserted again; the book's pages untouched)
+#   make pdf                      the built site as one PDF, _build/html/mfat-book.pdf (system Chromium)
 PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
@@ -13,7 +14,7 @@ EDITIONFLAGS ?=
 EXECUTOR ?=
 PYTEST_ARGS ?=
 
-.PHONY: book test site-test chromium venv data chapters site bench clean edition replay
+.PHONY: book test site-test chromium venv data chapters site bench clean edition replay pdf
 
 $(VENV)/.installed: requirements.txt requirements-cluster.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,8 +47,12 @@ replay: venv data
 test: venv data
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
+# the built site as one PDF, printed by Debian's chromium (run after `make book`; the introduction links it)
+pdf: venv chromium
+	$(PY) -m mfat pdf
+
 # checks of the built site in headless Chromium (Debian's chromium; run after `make book`)
-site-test: venv chromium
+site-test: venv chromium pdf
 	$(PY) -m pytest -q -m browser tests/browser
 
 chromium:

@@ -13,7 +13,29 @@
 
 # %% [markdown]
 # # 7. The implicit bias of adversarial training: towards the (adversarial) max margin
+
+# %% [markdown] tags=["verdict"]
+# :::{admonition} Verdict
+# :class: verdict
+# **Statement.** Adversarial training keeps the implicit bias of gradient descent: deep linear networks trained
+# on separable data converge in direction to the max-margin solution of the *original* data, and homogeneous
+# networks trained with FGSM, FGM or PGD converge in direction to a KKT point of a margin-maximisation problem
+# on the *adversarial* examples (Lyu and Zhu, ICLR 2022).
 #
+# **Status: reconstructed; confirmed for $\ell_2$ perturbations, refined for $\ell_\infty$.** Below the margin,
+# $\ell_2$ adversarial training reaches $\cos(w, u^*)\ge$ {glue:text}`ch7_cos_e1_min:.6f` with the SVM direction;
+# $\ell_\infty$ (FGSM) training converges to the mixed-norm robust direction instead (cosine
+# {glue:text}`ch7_e2_inf_rob:.5f` with it). For ReLU networks the adversarial margin is eventually
+# non-decreasing and the KKT residual falls, slowly (to {glue:text}`ch7_kkt_end_min:.2f` to
+# {glue:text}`ch7_kkt_end_max:.2f` here).
+#
+# **Scale.** This build: the {glue:text}`profile` tier, {glue:text}`ch7_L`-layer linear networks on
+# {glue:text}`ch7_d`-dimensional data, {glue:text}`ch7_seeds` seeds, and two-layer ReLU networks of width
+# {glue:text}`ch7_m` on a synthetic set and {glue:text}`ch7_mnist_n` MNIST images. Only the paper's abstract
+# could be read; its experiments are not reproduced here.
+# :::
+
+# %% [markdown]
 # Gradient descent on separable data does not stop at *some* separating classifier: with an
 # exponentially tailed loss its direction converges to the maximum-margin one (Soudry et al. 2018;
 # Ji & Telgarsky 2019; Lyu & Li 2020). Lyu and Zhu (ICLR 2022) ask what adversarial training does
@@ -122,6 +144,7 @@ import torch
 import mfat
 import mfat.chapter
 from mfat import theory
+from mfat.chapter import plotting
 from mfat.chapter.figures import implicit_bias as figures
 from mfat.experiments import implicit_bias as ib
 
@@ -245,7 +268,23 @@ mfat.chapter.glue("ch7_init_std", S.init_std)
 mfat.chapter.glue("ch7_seeds", S.seeds);
 
 # %% tags=["hide-input"]
-figures.e1_direction(runs_norm, runs_const, configs1, gamma1, S);
+plotting.glue_figure(figures.e1_direction(runs_norm, runs_const, configs1, gamma1, S), "ch7_direction")
+
+# %% [markdown]
+# ```{glue:figure} ch7_direction
+# ---
+# name: fig-ch7-direction
+# alt: >-
+#   Two log-log panels of one minus the cosine between the network's direction and the SVM direction against the
+#   gradient step, one curve per training. Left, normalised gradient descent: the curves below the margin fall
+#   by many orders of magnitude, those at or beyond the margin level off. Right, plain gradient descent: the
+#   same curves fall slowly.
+# ---
+# **Deep linear networks converge to the max-margin direction** (data set E1). The gap $1-\cos(w(t), u^*)$
+# between the end-to-end vector and the SVM direction against the gradient step, for standard training, $\ell_2$
+# adversarial training at budgets below, at and beyond the margin $\gamma^*$, and $\ell_\infty$ (FGSM) training,
+# under normalised (left) and plain (right) gradient descent; median over {glue:text}`ch7_seeds` seeds.
+# ```
 
 # %% [markdown]
 # The target is $\cos(w, u^*) > 0.999$ for $\ell_2$ adversarial training below the
@@ -285,7 +324,21 @@ mfat.chapter.glue("ch7_cos_e1_min", float(min(runs_norm["cos_svm"][-1, i, :].min
 # is coercive and has a finite minimiser), and nothing forces the direction towards $u^*$.
 
 # %% tags=["hide-input"]
-figures.e1_loss_and_norm(runs_norm, configs1, gamma1, S);
+plotting.glue_figure(figures.e1_loss_and_norm(runs_norm, configs1, gamma1, S), "ch7_loss")
+
+# %% [markdown]
+# ```{glue:figure} ch7_loss
+# ---
+# name: fig-ch7-loss
+# alt: >-
+#   Two log-x panels against the gradient step. Left: the log of the adversarial training loss falls without
+#   bound below the margin and levels off above the dashed floor 1/n at and beyond it. Right, log-log: the
+#   parameter norm grows steadily below the margin and stops growing beyond it.
+# ---
+# **When $\epsilon$ reaches the margin** (E1, normalised gradient descent, median over seeds). Left: the mean
+# adversarial training loss ($\log_{10}$), with the floor $\ell(0)/n$ that every budget $\epsilon\ge\gamma^*$
+# cannot go below. Right: the parameter norm $\lVert\theta\rVert_2$.
+# ```
 
 # %%
 beyond = ib.beyond_margin(configs1, gamma1)
@@ -326,7 +379,22 @@ mfat.chapter.glue("ch7_eps_top", S.eps_beyond[-1]);
 # quantities at the end exceed their bounds, which the claims require to be at most zero (up to round-off).
 
 # %% tags=["hide-input"]
-figures.layer_alignment(runs_norm, below[0], configs1[below[0]]["name"]);
+plotting.glue_figure(figures.layer_alignment(runs_norm, below[0], configs1[below[0]]["name"]), "ch7_layers")
+
+# %% [markdown]
+# ```{glue:figure} ch7_layers
+# ---
+# name: fig-ch7-layers
+# alt: >-
+#   Two log-log panels against the gradient step, one curve per layer: left, the ratio of the second to the
+#   first singular value falls towards zero; right, the misalignment of adjacent layers' singular vectors falls;
+#   each curve stays below its dashed bound.
+# ---
+# **The layers align** (E1, one adversarial training below the margin, normalised gradient descent, median over
+# seeds). Left: $\sigma_2(W_l)/\sigma_1(W_l)$ of each layer. Right:
+# $1-\lvert\langle u_1(W_l), v_1(W_{l+1})\rangle\rvert$ of adjacent layers. Dashed: the bounds from the
+# conserved $D_l$ (Weyl and Davis–Kahan).
+# ```
 
 # %%
 for runs, sched in ((runs_norm, "normalised"), (runs_const, "plain")):
@@ -363,7 +431,22 @@ mfat.chapter.glue("ch7_eps2", S.eps_linf_e2)
 mfat.chapter.glue("ch7_rob_margin2", rob2.margin);
 
 # %% tags=["hide-input"]
-figures.e2_trajectories(X2, y2, runs2, configs2, svm2.direction, rob2.direction, S);
+plotting.glue_figure(figures.e2_trajectories(X2, y2, runs2, configs2, svm2.direction, rob2.direction, S), "ch7_e2")
+
+# %% [markdown]
+# ```{glue:figure} ch7_e2
+# ---
+# name: fig-ch7-e2
+# alt: >-
+#   Left: two clusters of points in the plane with two arrows, the SVM direction and the robust direction, at a
+#   clear angle. Right: the angle of the network's direction against the gradient step; the l2-trained curve
+#   settles at the SVM angle, the FGSM-trained curve at the robust angle.
+# ---
+# **$\ell_\infty$ (FGSM) training converges to the robust direction instead** (data set E2). Left: the data, the
+# $\ell_2$ SVM direction $u^*$ and the $\ell_\infty$-robust direction. Right: the angle of $w(t)$ in the plane
+# against the gradient step for standard, $\ell_2$ and FGSM training with the same budget $\epsilon=$
+# {glue:text}`ch7_eps2:g` (median over seeds).
+# ```
 
 # %%
 i_l2, i_inf = 1, 2
@@ -444,7 +527,22 @@ mfat.chapter.glue("ch7_syn_d", S.syn_d)
 mfat.chapter.glue("ch7_mnist_n", S.mnist_n);
 
 # %% tags=["hide-input"]
-figures.relu_margins(relu, eps_of, S);
+plotting.glue_figure(figures.relu_margins(relu, eps_of, S), "ch7_relu")
+
+# %% [markdown]
+# ```{glue:figure} ch7_relu
+# ---
+# name: fig-ch7-relu
+# alt: >-
+#   Four log-x panels, two per data set: the normalised adversarial margin against the gradient step rises and
+#   levels off for every attack, and the KKT residual falls, for the synthetic set (top) and MNIST 0 against 1
+#   (bottom); one colour per attack.
+# ---
+# **Homogeneous ReLU networks: the adversarial margin grows, towards a KKT point.** Bias-free two-layer ReLU
+# networks of width {glue:text}`ch7_m` on the synthetic set (top) and MNIST 0 against 1 (bottom), trained with
+# no attack, FGM, PGD ($\ell_2$) and FGSM ($\ell_\infty$) from one initialisation: the normalised adversarial
+# margin $\gamma$ (left) and the KKT residual $r$ (right) against the step, from $t_0$ on.
+# ```
 
 # %% [markdown]
 # The margins are shown from $t_0$ on, when every adversarial training example is classified correctly.
@@ -486,7 +584,17 @@ summary.round(4)
 # for PGD a perturbation that jumps between iterates as $\theta$ changes, break exact monotonicity;
 # these dips are well inside the allowance above.
 #
-# ## Closing note
+# ## Try it yourself
+#
+# ```
+# python -m mfat run --only 07 --set eps_linf_e2=0.4 --set spread=0.5
+# python -m mfat run --only 07 --set relu_steps=3000 --set mnist_n=300
+# ```
+#
+# A smaller $\ell_\infty$ budget moves the robust target back towards $u^*$; a longer ReLU run lowers
+# the KKT residual further.
+#
+# ## Summary
 #
 # - $\ell_2$ adversarial training of deep linear networks below the margin converges in direction to
 #   the SVM direction of the clean data: the smallest final $\cos(w,u^*)$ over budgets and seeds on E1
@@ -502,16 +610,6 @@ summary.round(4)
 #
 # The quick profile uses normalised step sizes, which only reparametrise time along the gradient flow;
 # plain GD shows the same ordering but needs orders of magnitude more steps.
-#
-# ## Try it yourself
-#
-# ```
-# python -m mfat run --only 07 --set eps_linf_e2=0.4 --set spread=0.5
-# python -m mfat run --only 07 --set relu_steps=3000 --set mnist_n=300
-# ```
-#
-# A smaller $\ell_\infty$ budget moves the robust target back towards $u^*$; a longer ReLU run lowers
-# the KKT residual further.
 #
 # ## Exercises
 #

@@ -1,16 +1,20 @@
 """Interactive figures that work in the static site: plotly with a slider over precomputed frames.
 
 The plotly.js bundle is served from the site itself (``_static/plotly.min.js`` in the built site (copied by
-:func:`mfat.site.assets.ensure_plotly`), so pages need no CDN. Each interactive figure comes with a
-static matplotlib fallback drawn by the chapter.
+:func:`mfat.site.assets.ensure_plotly`), so pages need no CDN. :func:`show` hands the figure to the page under a
+key, for a numbered ``{glue:figure}`` with a caption in the prose; given its static twin (a matplotlib figure of the
+same data), the page shows the interactive figure on screen and the static one in print or without JavaScript,
+under one number.
 
     frames = {"eps=0.1": [Series("bound", x, y, "theory"), Series("PGD", x, y2, "measured")], ...}
-    show(slider_figure(frames, xlabel="d", ylabel="L_adv", log_x=True), "fig-bound")
+    show(slider_figure(frames, xlabel="d", ylabel="L_adv", log_x=True), "ch2_bound", static=fig, alt="...")
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import os
 from dataclasses import dataclass
 
@@ -84,13 +88,39 @@ def slider_figure(frames: dict[str, list[Series]], *, xlabel: str, ylabel: str, 
     return fig
 
 
-def show(fig, div_id: str):
-    """Display ``fig``: in the book, HTML that loads plotly.js from the site; live, the normal widget."""
-    from IPython.display import HTML, display
+def _static_html(fig, alt: str) -> str:
+    """The matplotlib figure ``fig`` as an inline PNG (twice the pixels, shown at its size), then closed."""
+    import matplotlib.pyplot as plt
 
+    from mfat.chapter import plotting
+
+    plotting.readable_fonts(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=2 * fig.dpi, bbox_inches="tight")
+    plt.close(fig)
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (f'<img class="mfat-static" src="data:image/png;base64,{png}" alt="{html.escape(alt, quote=True)}" '
+            f'style="max-width: 100%">')
+
+
+def show(fig, key: str, *, static=None, alt: str = ""):
+    """Hand the interactive ``fig`` to the page under ``key`` (HTML that loads plotly.js from the site) for a
+    ``{glue:figure}`` in the prose, which gives it its number and caption; live, also show the widget.
+
+    ``static``: the matplotlib twin of ``fig`` (same data), shown instead of it in print and without JavaScript,
+    with the alt text ``alt``; it is closed here.
+    """
+    from IPython.display import HTML
+
+    from mfat.chapter.context import glue
+
+    if static is not None and not alt.strip():
+        raise ValueError("parameter 'alt' is empty: allowed a description of the static figure in words")
     if os.environ.get("MFAT_QUIET") != "1":
         fig.show()
-        return
+    div_id = key.replace("_", "-")
     body = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                        config={"displaylogo": False, "responsive": True})
-    display(HTML(f'<div class="mfat-interactive"><script src="{html.escape(PLOTLY_SRC)}"></script>{body}</div>'))
+    twin = _static_html(static, alt) if static is not None else ""
+    glue(key, HTML(f'<div class="mfat-interactive"><script src="{html.escape(PLOTLY_SRC)}"></script>{body}</div>'
+                   f"{twin}"), display=False)

@@ -6,22 +6,37 @@ Call :func:`setup` once per chapter. Colours: :data:`THEORY` for predictions, th
 
 from __future__ import annotations
 
+import math
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
-__all__ = ["setup", "colors", "figure", "theory_line", "measured", "band", "density_histogram", "THEORY", "WIDTH"]
+__all__ = ["setup", "colors", "figure", "panels", "theory_line", "measured", "band", "density_histogram",
+           "glue_figure", "THEORY", "WIDTH", "DPI", "COLUMN_PX", "MIN_FONT_PT", "PER_ROW"]
 
 THEORY = "#222222"
 WIDTH = 7.0  # inches: the width of the book's text column
+DPI = 110  # figure pixels per inch; the page gets twice as many (retina) shown at this size
+COLUMN_PX = 680  # CSS pixels a figure gets in the text column of a 1280-pixel-wide window (measured)
+MIN_FONT_PT = 9.0  # the smallest text of a figure as displayed, in CSS points
+PER_ROW = 2  # panels per row at page width
 
 
 def setup() -> None:
     """The book's theme (seaborn whitegrid, colorblind palette) and figure defaults."""
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
-    mpl.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "figure.autolayout": False,
+    mpl.rcParams.update({"figure.dpi": DPI, "savefig.dpi": 2 * DPI, "figure.autolayout": False,
                          "axes.titlesize": "medium", "legend.fontsize": "small", "legend.frameon": False})
+    try:  # sharp on high-density screens: twice the pixels, shown at the same size
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        if get_ipython() is not None:
+            set_matplotlib_formats("retina")
+    except ImportError:
+        pass
 
 
 def colors(n: int = 10) -> list:
@@ -32,6 +47,23 @@ def colors(n: int = 10) -> list:
 def figure(ncols: int = 1, nrows: int = 1, *, height: float = 3.2, width: float = WIDTH, **kwargs):
     """``plt.subplots`` with the book's sizes and constrained layout."""
     return plt.subplots(nrows, ncols, figsize=(width, height * nrows), layout="constrained", squeeze=False, **kwargs)
+
+
+def panels(n: int, *, height: float = 3.2, width: float = WIDTH, per_row: int = PER_ROW, **subplot_kw):
+    """``n`` panels in rows of at most ``per_row`` (an incomplete last row centred), constrained layout.
+
+    Returns the figure and the list of its ``n`` axes in reading order; ``height`` is per row."""
+    if n < 1:
+        raise ValueError(f"parameter 'n' = {n} is out of range: allowed n >= 1")
+    rows = math.ceil(n / per_row)
+    fig = plt.figure(figsize=(width, height * rows), layout="constrained")
+    grid = fig.add_gridspec(rows, 2 * per_row)
+    axes = []
+    for i in range(n):
+        row, col = divmod(i, per_row)
+        start = 2 * col + per_row - min(per_row, n - row * per_row)
+        axes.append(fig.add_subplot(grid[row, start:start + 2], **subplot_kw))
+    return fig, axes
 
 
 def theory_line(ax, x, y, label: str = "theory", color=THEORY, **kwargs):
@@ -89,3 +121,53 @@ def integer_ticks(ax, values, rotation: float = 0):
     values = sorted(set(values))
     ax.set_xticks(values, [str(int(v)) for v in values], rotation=rotation)
     ax.minorticks_off()
+
+
+# --- figures on the page ------------------------------------------------------------------------------------
+
+def displayed_scale(fig, column_px: float = COLUMN_PX) -> float:
+    """CSS points on the page per point of the figure: the figure is saved at :data:`DPI` to its tight bounding
+    box (legends and titles that stick out included) and shrunk to the column when wider (1 CSS pt = 4/3 CSS px)."""
+    width_px = fig.get_tightbbox(fig.canvas.get_renderer()).width * fig.dpi
+    return fig.dpi / 72 * 0.75 * min(1.0, column_px / width_px)
+
+
+def readable_fonts(fig, min_pt: float = MIN_FONT_PT) -> int:
+    """Raise every text of ``fig`` smaller than ``min_pt`` as displayed on the page to ``min_pt``; return how many
+    were raised (legends, annotations and tick labels drawn with "xx-small" or a fixed small size). Larger type
+    can widen the figure, and so shrink it on the page: the floor is computed again until nothing changes."""
+    raised = 0
+    for _ in range(4):
+        floor = min_pt / displayed_scale(fig) + 1e-9
+        small = [t for t in fig.findobj(mpl.text.Text) if t.get_visible() and t.get_text() and t.get_fontsize() < floor]
+        for text in small:
+            text.set_fontsize(floor)
+        raised += len(small)
+        if not small:
+            break
+    return raised
+
+
+def glue_figure(fig, key: str) -> None:
+    """Hand ``fig`` to the page under ``key`` without showing it here, then close it.
+
+    The prose shows it with a number, a caption and alt text::
+
+        ```{glue:figure} key
+        :name: fig-key
+        :alt: what the figure shows, in words
+
+        Caption.
+        ```
+
+    Texts smaller than :data:`MIN_FONT_PT` as displayed are enlarged first (:func:`readable_fonts`). ``fig=None``
+    (a run that skips the figure's measurement) glues a short note instead, so that the page still builds.
+    """
+    from mfat.chapter.context import glue
+
+    if fig is None:
+        glue(key, "(this run did not draw this figure; see the settings at the end of the page)", display=False)
+        return
+    readable_fonts(fig)
+    glue(key, fig, display=False)
+    plt.close(fig)

@@ -5,11 +5,13 @@
     python -m mfat build [--strict/--no-strict]
     python -m mfat edition [--allow-quick] [--only 01]
     python -m mfat replay [--only 01]
+    python -m mfat pdf
     python -m mfat list
 
 ``run`` executes the chapters one at a time, each in its own process (so that its wall time and peak
-memory are its own), with an execution timeout. The parameters papermill injects are hidden in the
-rendered page. A failing cell, or a failing claim, stops the run with the error and a non-zero exit.
+memory are its own), with an execution timeout. What the reader sees of the code is decided by rule
+(:mod:`mfat.site.folding`): figure code folded, claims code removed, the parameters and set-up moved to a collapsed
+section at the end. A failing cell, or a failing claim, stops the run with the error and a non-zero exit.
 Each run leaves a record in ``<output_dir>/runs/<chapter>.json`` (profile, device, versions, wall
 time, peak memory, status), from which the status page is built, and opens the page with a note of the tier,
 hardware and date its numbers come from. ``build`` renders the executed notebooks with jupyter-book 1.x
@@ -39,7 +41,6 @@ from mfat.runtime import device_name, resolve_device
 __all__ = ["chapter_sources", "select", "parse_overrides", "execute_chapter", "main"]
 
 BOOK = repo_root() / "book"
-HIDDEN_TAGS = ["remove-cell"]
 
 
 def chapter_sources() -> list[Path]:
@@ -91,14 +92,22 @@ def _to_notebook(source: Path, target: Path) -> None:
     jupytext.write(nb, target)
 
 
-def _hide_injected(path: Path) -> None:
+def _fold(path: Path) -> None:
+    """Give the executed notebook's cells their display tags (mfat.site.folding) and end it with the collapsed
+    "Settings of this page" section: the parameters, the injected values, the set-up and the tiers' settings."""
     import nbformat
 
+    from mfat.chapter import settings as profiles
+    from mfat.site.folding import fold_notebook
+    from mfat.site.pages import markdown_table
+
     nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if "injected-parameters" in tags:
-            tags.extend(t for t in HIDDEN_TAGS if t not in tags)
+    table = ""
+    if profiles.stem(path.stem) in profiles.chapters():
+        frame = profiles.describe(path.stem).reset_index()
+        frame["setting"] = [f"`{name}`" for name in frame["setting"]]
+        table = markdown_table(frame.to_dict("records"), list(frame.columns))
+    fold_notebook(nb, table)
     nbformat.write(nb, path)
 
 
@@ -117,22 +126,25 @@ def evidence_note(record: dict) -> str:
 
 
 def _add_evidence_note(path: Path) -> None:
-    """Insert the evidence note as the page's second cell (after the title), from the chapter's record."""
+    """Insert the evidence note after the page's title and its verdict box (a markdown cell tagged ``verdict``),
+    from the chapter's record; an earlier note is replaced."""
     import nbformat
 
     record_path = output_dir() / "pages" / f"{path.stem}.json"
     if not record_path.exists():
         return
     nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "evidence-note" not in c.metadata.get("tags", [])]
     note = nbformat.v4.new_markdown_cell(f"```{{note}}\n{evidence_note(json.loads(record_path.read_text()))}\n```")
     note.metadata["tags"] = ["evidence-note"]
-    nb.cells.insert(1, note)
+    verdict = [i for i, c in enumerate(nb.cells) if "verdict" in c.metadata.get("tags", [])]
+    nb.cells.insert(verdict[0] + 1 if verdict else 1, note)
     nbformat.write(nb, path)
 
 
 def execute_chapter(source: Path, parameters: dict, timeout: int, notebook_dir: Path | None = None) -> Path:
-    """Convert ``source`` to ``<notebook_dir>/<stem>.ipynb`` (default ``book/``), execute it with papermill, mark
-    the injected parameters hidden and add the evidence note; return the notebook's path."""
+    """Convert ``source`` to ``<notebook_dir>/<stem>.ipynb`` (default ``book/``), execute it with papermill, fold
+    its code (:mod:`mfat.site.folding`) and add the evidence note; return the notebook's path."""
     import papermill as pm
 
     target = (Path(notebook_dir) if notebook_dir else source.parent) / f"{source.stem}.ipynb"
@@ -141,7 +153,7 @@ def execute_chapter(source: Path, parameters: dict, timeout: int, notebook_dir: 
     _to_notebook(source, target)
     pm.execute_notebook(str(target), str(target), parameters=parameters, kernel_name="python3",
                         execution_timeout=timeout, progress_bar=False, cwd=str(BOOK), log_output=False)
-    _hide_injected(target)
+    _fold(target)
     _add_evidence_note(target)
     return target
 
@@ -310,6 +322,12 @@ def _cmd_build(args) -> int:
     return code
 
 
+def _cmd_pdf(args) -> int:
+    from mfat.site import pdf
+
+    return pdf.main()
+
+
 def _cmd_list(args) -> int:
     for source in chapter_sources():
         print(source.stem)
@@ -360,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--timeout", type=int, default=900, help="execution timeout per cell, seconds")
     edition.set_defaults(func=_cmd_edition)
     replay.set_defaults(func=_cmd_replay)
+    sub.add_parser("pdf", help="print the built site to one PDF with the system Chromium (after build)"
+                   ).set_defaults(func=_cmd_pdf)
     sub.add_parser("list", help="list the chapters").set_defaults(func=_cmd_list)
     args = parser.parse_args(argv)
     if getattr(args, "seed", 0) < 0:

@@ -6,7 +6,10 @@
 - Offers each chapter's jupytext source ``book/NN_<stem>.py`` in the page's download menu (beside the
   executed ``.ipynb``), copied to ``_sources/book/`` of the site.
 - Starts the theme in light mode when the reader has no stored preference (pydata-sphinx-theme
-  otherwise logs "Got invalid theme mode" on a first visit); figures are drawn for a light background.
+  otherwise logs "Got invalid theme mode" on a first visit); figures are drawn for a light background. The same
+  script marks the page ``mfat-js``: interactive figures then replace their static twins (``book.css``).
+- Numbers figures (and tables) by chapter: the k-th figure of ``book/NN_<stem>`` is "Fig. N.k", as the chapters
+  are numbered in their titles, instead of one count running through the whole book.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["setup", "dedupe_inline_scripts", "add_source_download"]
+__all__ = ["setup", "dedupe_inline_scripts", "add_source_download", "number_by_chapter"]
 
 _LIGHT_MODE = ('if (!document.documentElement.dataset.mode) {'
-               ' document.documentElement.dataset.mode = localStorage.getItem("mode") || "light"; }')
+               ' document.documentElement.dataset.mode = localStorage.getItem("mode") || "light"; }'
+               ' document.documentElement.classList.add("mfat-js");')
 _INLINE = re.compile(r"^\s*<script>.*</script>\s*$")
+_CHAPTER = re.compile(r"^book/(\d\d)_")
 
 
 def dedupe_inline_scripts(html: str) -> str:
@@ -53,6 +58,21 @@ def add_source_download(app, pagename, templatename, context, doctree):
                 "label": "download-py-button"})
 
 
+def number_by_chapter(app, env):
+    """After Sphinx numbered the figures of the whole book in one count, renumber each chapter's own: (N, k) for
+    the k-th figure (table, code block) of chapter N, in the order of the page. Returns the pages to rewrite."""
+    changed = []
+    for docname, kinds in env.toc_fignumbers.items():
+        match = _CHAPTER.match(docname)
+        if not match:
+            continue
+        for numbers in kinds.values():
+            for k, key in enumerate(sorted(numbers, key=numbers.get), start=1):
+                numbers[key] = (int(match.group(1)), k)
+        changed.append(docname)
+    return changed
+
+
 def _postprocess(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -73,4 +93,5 @@ def setup(app):
     app.add_js_file(None, body=_LIGHT_MODE, priority=1)
     app.connect("html-page-context", add_source_download, priority=502)  # after the theme's buttons
     app.connect("build-finished", _postprocess)
+    app.connect("env-get-updated", number_by_chapter, priority=900)  # after Sphinx's own numbering (500)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -97,3 +97,28 @@ def test_best_tier_prefers_full_then_cpu(tmp_outputs):
 def test_the_edition_refuses_chapters_without_committed_results(tmp_outputs):
     with pytest.raises(SystemExit, match="no committed cpu or full results for 00_model.*--allow-quick"):
         runner.main(["edition", "--only", "00", "--no-build"])
+
+
+def test_the_evidence_note_follows_the_verdict_and_the_code_is_folded(tmp_path, tmp_outputs):
+    source = tmp_path / "99_tiny.py"
+    source.write_text(TINY.replace('''# # A tiny chapter
+''', '''# # A tiny chapter
+
+# %% [markdown] tags=["verdict"]
+# :::{admonition} Verdict
+# :class: verdict
+# **Statement.** x **Status: confirmed.** **Scale.** y
+# :::
+''') + '''
+# %%
+import json, os, pathlib
+folder = pathlib.Path(os.environ["MFAT_OUTPUT_DIR"]) / "pages"
+folder.mkdir(parents=True, exist_ok=True)
+(folder / "99_tiny.json").write_text(json.dumps({"tier": "quick", "replay": False, "device": "cpu: T", "stored": []}))
+''')
+    nb = nbformat.read(runner.execute_chapter(source, {"profile": "quick"}, timeout=120, notebook_dir=tmp_path / "n"),
+                       as_version=4)
+    assert "verdict" in nb.cells[1].metadata["tags"] and "evidence-note" in nb.cells[2].metadata["tags"]
+    params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert "remove-cell" in params[0].metadata["tags"]
+    assert nb.cells[-1].source.startswith("## Settings of this page") and 'profile = "quick"' in nb.cells[-1].source

@@ -77,14 +77,15 @@ def eps_sweep(identity_result: dict, s):
 
 def _bound_grid(s, d_values, summary: dict, beta: dict, K: int, scale: float, ylabel: str, measured_label: str,
                 title: str, eps_symbol: str = "\\epsilon"):
-    """The grid of Fig. 3 (rows p, columns q): ``summary`` mean ± sd (C, n_pairs) against d, with the predictions
-    ``scale`` beta (Monte Carlo, solid) and ``scale`` beta_bar (closed form, dashed)."""
+    """The panels of Fig. 3, one per pair (p, q) in the order of ``threat_pairs``, two per row: ``summary``
+    mean ± sd (C, n_pairs) against d, with the predictions ``scale`` beta (Monte Carlo, solid) and ``scale``
+    beta_bar (closed form, dashed)."""
     pairs = al.threat_pairs(s.ps, s.qs)
     d_arr = np.asarray(d_values, dtype=float)
     d_fine = np.geomspace(d_arr.min(), d_arr.max(), 60)
-    fig, axes = plotting.figure(len(s.qs), len(s.ps), height=2.4, sharex=True)
+    fig, axes = plotting.panels(len(pairs), height=2.5)
     for j, pq in enumerate(pairs):
-        ax = axes[s.ps.index(pq[0]), s.qs.index(pq[1])]
+        ax = axes[j]
         mc = np.array([beta[d][pq][0] for d in d_values])
         plotting.measured(ax, d_arr, summary["mean"][:, j], yerr=summary["sd"][:, j], label=measured_label,
                           color=plotting.colors()[0])
@@ -99,10 +100,7 @@ def _bound_grid(s, d_values, summary: dict, beta: dict, K: int, scale: float, yl
         ax.set(xscale="log", yscale="log", title=f"$(p,q)$ = {al.pair_label(*pq)}",
                xlim=(d_arr.min() / 1.6, d_arr.max() * 1.6))
         plain_ticks(ax, d_arr)
-        if pq[0] == s.ps[-1]:
-            ax.set_xlabel("input dimension $d$")
-        if pq[1] == s.qs[0]:
-            ax.set_ylabel(ylabel)
+        ax.set(xlabel="input dimension $d$", ylabel=ylabel)
     _legend_below(fig, axes, ncol=2, fontsize="small")
     fig.suptitle(title)
     return fig
@@ -175,9 +173,9 @@ def depth_law(depth: dict, s):
     pairs = al.diagonal_pairs(al.threat_pairs(s.ps, s.qs))
     networks = al.depth_networks(s.depth_sigma_w2, s.residual_sigma_w2)
     depths = np.asarray(s.depths)
-    fig, axes = plotting.figure(len(pairs), height=3.3)
+    fig, axes = plotting.panels(len(pairs), height=3.3)
     for k, pq in enumerate(pairs):
-        ax = axes[0, k]
+        ax = axes[k]
         b = depth["beta"][pq][0]
         for (kind, w, residual), color in zip(networks, plotting.colors()):
             om = omega(w, residual=residual)
@@ -185,11 +183,11 @@ def depth_law(depth: dict, s):
             plotting.theory_line(ax, depths, b * om ** (depths / 2), label=None, color=color)
             plotting.measured(ax, depths, stats["mean"][:, k], yerr=stats["sd"][:, k], color=color,
                               label=f"{kind}, $\\sigma_w^2$={w:g}, $\\omega$={om:.2f} (mean ± sd)")
-        ax.set(yscale="log", xlabel="depth $L$", title=f"$(p,q)$ = {al.pair_label(*pq)}")
+        ax.set(yscale="log", xlabel="depth $L$", title=f"$(p,q)$ = {al.pair_label(*pq)}",
+               ylabel="$L_{adv}/\\epsilon$ (small $\\epsilon$) $=\\|J(x)\\|_{p,q}$")
         ax.set_xticks(depths)
         plain_ticks(ax)
-    axes[0, 0].set_ylabel("$L_{adv}/\\epsilon$ (small $\\epsilon$) $=\\|J(x)\\|_{p,q}$")
-    h, lab = axes[0, 0].get_legend_handles_labels()
+    h, lab = axes[0].get_legend_handles_labels()
     fig.legend(h, lab, loc="outside lower center", ncol=2, fontsize="small")
     fig.suptitle(f"Exponential in depth: d={s.depth_d}, K={s.depth_K}, N={s.sweep_N} "
                  "(dashed: $\\beta\\,\\omega^{L/2}$)")
@@ -201,19 +199,19 @@ def k_law(res: dict, s, gain: float):
     Carlo beta omega^(L/2) (dashed). res: :func:`mfat.experiments.adversarial_loss.k_measurement`."""
     K_arr = np.asarray(s.K_values, dtype=float)
     stats = al.norm_summary(res)
-    fig, axes = plotting.figure(len(s.ps), height=3.2)
+    fig, axes = plotting.panels(len(s.ps), height=3.2)
     for j, pq in enumerate(al.threat_pairs(s.ps, s.qs)):
-        ax = axes[0, s.ps.index(pq[0])]
+        ax = axes[s.ps.index(pq[0])]
         color = plotting.colors()[s.qs.index(pq[1])]
         mc = np.array([res["beta"][K][pq][0] for K in s.K_values])
         plotting.theory_line(ax, K_arr, mc * gain, label=None, color=color)
         plotting.measured(ax, K_arr, stats["mean"][:, j], yerr=stats["sd"][:, j], color=color,
                           label=f"q = {al.exponent_symbol(pq[1])}")
-    for ax, p in zip(axes[0], s.ps):
-        ax.set(xscale="log", yscale="log", xlabel="outputs $K$", title=f"p = {al.exponent_symbol(p)}")
+    for ax, p in zip(axes, s.ps):
+        ax.set(xscale="log", yscale="log", xlabel="outputs $K$", title=f"p = {al.exponent_symbol(p)}",
+               ylabel="$L_{adv}/\\epsilon$ (small $\\epsilon$)")
         plain_ticks(ax, K_arr)
         ax.legend(loc="upper left", fontsize="x-small")
-    axes[0, 0].set_ylabel("$L_{adv}/\\epsilon$ (small $\\epsilon$)")
     fig.suptitle(f"The law in K: d={s.K_d}, N={s.sweep_N}, L={s.L} "
                  "(markers: mean ± sd; dashed: $\\beta\\,\\omega^{L/2}$, Monte Carlo)")
     return fig
@@ -240,5 +238,5 @@ def width_excess(excess: dict, s, paper_N: int = 40000):
            title=f"finite-width excess, K={s.width_K}, d={s.width_d}, L={s.L}: explicit networks (markers, "
                  "± 1 s.e.) and the exact law (lines)")
     plain_ticks(ax, NL_arr, y=False)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=6, fontsize="xx-small")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize="x-small")
     return fig

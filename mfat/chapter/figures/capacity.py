@@ -133,24 +133,24 @@ def accuracy(acc: dict, settings):
     """Capacity against accuracy (:func:`mfat.experiments.capacity.accuracy_runs`): the relative exact norm,
     the clean and the robust test accuracy over training, main line and standard, each width."""
     S = settings
-    fig, axes = plotting.figure(3, height=3.3)
+    fig, axes = plotting.panels(3, height=3.3)
     obj_color = {"adversarial": plotting.colors()[0], "standard": plotting.colors()[1]}
     width_style = dict(zip(S.acc_widths, ["-", "--", ":", "-."]))
     for (obj, N), r in acc.items():
         lab = f"{'CE + $L_{adv}$' if obj == 'adversarial' else 'standard'}, N={N}"
         kw = dict(color=obj_color[obj], ls=width_style[N], marker="o", ms=3, lw=1.3, label=lab)
-        axes[0, 0].plot(r["t"], r["fr"] / r["fr"][0], **kw)
-        axes[0, 1].plot(r["t"], r["clean_acc"], **kw)
-        axes[0, 2].plot(r["t"], r["robust_acc"], **kw)
-    axes[0, 0].set(yscale="log", ylabel="$\\|w(t)\\|_{FR}^2/\\|w(0)\\|_{FR}^2$", title="capacity (exact norm)")
-    axes[0, 1].set(ylabel="clean accuracy", title="clean accuracy (test)", ylim=(0, 1))
-    axes[0, 2].set(ylabel="robust accuracy", title=f"robust accuracy, PGD $\\epsilon$={S.acc_eps}", ylim=(0, 1))
-    for ax in axes[0]:
+        axes[0].plot(r["t"], r["fr"] / r["fr"][0], **kw)
+        axes[1].plot(r["t"], r["clean_acc"], **kw)
+        axes[2].plot(r["t"], r["robust_acc"], **kw)
+    axes[0].set(yscale="log", ylabel="$\\|w(t)\\|_{FR}^2/\\|w(0)\\|_{FR}^2$", title="capacity (exact norm)")
+    axes[1].set(ylabel="clean accuracy", title="clean accuracy (test)", ylim=(0, 1))
+    axes[2].set(ylabel="robust accuracy", title=f"robust accuracy, PGD $\\epsilon$={S.acc_eps}", ylim=(0, 1))
+    for ax in axes:
         ax.set_xlabel("time $t$ = lr $\\times$ steps")
-    axes[0, 1].axhline(0.1, color="grey", lw=0.8, ls=":")
-    axes[0, 2].set_ylim(0, max(0.2, 1.2 * max(float(r["robust_acc"].max()) for r in acc.values())))
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    plotting.figure_legend(fig, handles, labels, ncol=len(labels))
+    axes[1].axhline(0.1, color="grey", lw=0.8, ls=":")
+    axes[2].set_ylim(0, max(0.2, 1.2 * max(float(r["robust_acc"].max()) for r in acc.values())))
+    handles, labels = axes[0].get_legend_handles_labels()
+    plotting.figure_legend(fig, handles, labels, ncol=2)
     fig.suptitle(f"{S.dataset}: capacity versus accuracy, vanilla ReLU, L={S.L}, $\\epsilon$={S.acc_eps}, "
                  f"{S.acc_steps} steps (dotted: chance)")
     return fig

@@ -123,16 +123,16 @@ def _decision_panel(ax, mp: dict, sc: str):
 
 
 def decision_maps(dmaps: dict, s):
-    """The decision maps of every data set (columns) and scenario (rows) on the plane of the class means.
+    """The decision maps of every data set (rows) and scenario (columns) on the plane of the class means.
     dmaps: :func:`mfat.experiments.perturbation_learning.maps_measurement`."""
-    fig, axes = plotting.figure(len(dmaps), 2, height=2.9, width=plotting.WIDTH + 1.5, sharex=False, sharey=False)
-    for col, name in enumerate(dmaps):
-        for row, sc in enumerate(("a", "b")):
+    fig, axes = plotting.figure(2, len(dmaps), height=2.9, sharex=False, sharey=False)
+    for row, name in enumerate(dmaps):
+        for col, sc in enumerate(("a", "b")):
             ax = axes[row, col]
             _decision_panel(ax, dmaps[name], sc)
             ax.set_title(f"{pl.DATASET_LABELS[name]} ({sc})", fontsize="small")
             ax.tick_params(labelsize="x-small")
-            if row == 1:
+            if row == len(dmaps) - 1:
                 ax.set_xlabel("$s_1$ (along +1 mean)", fontsize="small")
             if col == 0:
                 ax.set_ylabel("$s_2$ (along -1 mean, orth.)", fontsize="small")
@@ -141,8 +141,8 @@ def decision_maps(dmaps: dict, s):
                         Line2D([], [], color="k", ls="--", lw=1.4, label="$\\hat g = 0$"),
                         Line2D([], [], ls="none", marker="o", mfc="none", mec=POSITIVE, label="y = +1"),
                         Line2D([], [], ls="none", marker="x", color=NEGATIVE, label="y = -1")],
-               loc="outside lower center", ncol=6, fontsize="small")
-    fig.suptitle(f"Decision maps on the plane of the class means (m={s.map_m}); scenario (a) top, (b) bottom")
+               loc="outside lower center", ncol=3, fontsize="small")
+    fig.suptitle(f"Decision maps on the plane of the class means (m={s.map_m}); scenario (a) left, (b) right")
     return fig
 
 
@@ -170,7 +170,7 @@ def sweeps(table: dict, name: str, s):
     factors_of`, scenario (a) above (b)): standard accuracy, perturbation accuracy and agreement, mean ± sd over
     seeds, with the lazy prediction of the perturbation accuracy. table: one entry of ``sweeps_measurement``."""
     facs = pl.factors_of(name, s)
-    ncols = min(4, len(facs))
+    ncols = min(plotting.PER_ROW, len(facs))
     per = math.ceil(len(facs) / ncols)
     fig, axes = plotting.figure(ncols, 2 * per, height=2.2, sharey=True)
     for r, sc in enumerate(("a", "b")):
@@ -185,7 +185,7 @@ def sweeps(table: dict, name: str, s):
     fig.suptitle(f"{pl.DATASET_LABELS[name]}: {dtxt}N={int(table['N'][0])}, m={s.m}, T={D['T']:g}, "
                  f"$\\epsilon_a$={D['eps']['a']:g}, $\\epsilon_b$={D['eps']['b']:g}\n"
                  f"mean $\\pm$ sd over {s.n_seeds} seeds")
-    fig.legend(loc="outside lower center", ncol=4, fontsize="small")
+    fig.legend(loc="outside lower center", ncol=2, fontsize="small")
     return fig
 
 

@@ -27,14 +27,14 @@ def law(fig1: dict, pred: dict, laws: dict, key: str, symbol: str, s):
     """Figure 1 (key "J") or its twin for a (key "a"): one histogram of the chain's samples per architecture with the
     Gaussian of Theorem 4.1, annotated with the variance ratio and KS distance of ``laws``
     (:func:`mfat.experiments.random_linear_map.law_summaries`); ``symbol`` is the LaTeX name of the entry."""
-    fig, axes = plotting.figure(3, height=3.0)
-    for ax, (arch, r) in zip(axes[0], fig1.items()):
+    fig, axes = plotting.panels(len(fig1), height=3.0)
+    for ax, (arch, r) in zip(axes, fig1.items()):
         plotting.density_histogram(ax, r["chain"][key], pred[arch][f"var_{key}"], label=f"{s.n_samples} networks")
         lw = laws[arch][key]
         ax.set_ylim(0, ax.get_ylim()[1] * 1.9)  # room for the legend and the numbers
         ax.text(0.03, 0.78, f"var ratio {lw['ratio']:.3f}\nKS {lw['ks']:.3f}", transform=ax.transAxes,
                 ha="left", va="top", fontsize="x-small")
-        ax.set(xlabel=f"${symbol}(x)$", ylabel="density" if ax is axes[0, 0] else None,
+        ax.set(xlabel=f"${symbol}(x)$", ylabel="density",
                title=f"{arch}\n$\\omega$={pred[arch]['omega']:.3g}")
         ax.legend(loc="upper left", fontsize="xx-small")
     fig.suptitle(f"${symbol}$ over random networks, d={s.d}, N={s.N}, L={s.L}, "
@@ -46,8 +46,8 @@ def explicit_quantiles(fig1: dict, pred: dict, comparison: dict, s):
     """Quantile-quantile plots of J_11: explicit networks against the chain at the same width explicit_N, one panel
     per architecture, titled with the two-sample KS distance of ``comparison``
     (:func:`mfat.experiments.random_linear_map.explicit_comparison`)."""
-    fig, axes = plotting.figure(3, height=3.0)
-    for ax, (arch, r) in zip(axes[0], fig1.items()):
+    fig, axes = plotting.panels(len(fig1), height=3.0)
+    for ax, (arch, r) in zip(axes, fig1.items()):
         sd = math.sqrt(pred[arch]["var_J"])
         n = len(r["explicit"]["J"])
         e = np.sort(r["explicit"]["J"]) / sd
@@ -55,7 +55,7 @@ def explicit_quantiles(fig1: dict, pred: dict, comparison: dict, s):
         lim = float(max(abs(e).max(), abs(c).max()))
         plotting.theory_line(ax, [-lim, lim], [-lim, lim], label="equal laws")
         plotting.measured(ax, c, e, ms=3, label="quantiles")
-        ax.set(xlabel="chain quantile / sd", ylabel="explicit networks quantile / sd" if ax is axes[0, 0] else None,
+        ax.set(xlabel="chain quantile / sd", ylabel="explicit networks quantile / sd",
                title=f"{arch}\ntwo-sample KS {comparison[arch]['ks2']:.3f}")
     fig.suptitle(f"$J_{{11}}$: {s.explicit_n} explicit networks vs the Gram chain, N={s.explicit_N}, L={s.L} "
                  "(dashed: equal laws)")
@@ -82,11 +82,11 @@ def joint_law(draws: dict, summaries: dict, pred_vanilla: dict, s):
 
 
 def input_independence(inp: dict, labels: list, var_J: float, s):
-    """Left: the empirical CDF of J_11 at each input against the Gaussian of Theorem 4.1. Middle and right: J_11 of
+    """Top left: the empirical CDF of J_11 at each input against the Gaussian of Theorem 4.1. Top right and bottom: J_11 of
     the same networks at two random inputs and at two MNIST digits, with the measured and mean-field correlations.
     inp: :func:`mfat.experiments.random_linear_map.inputs_measurement`."""
-    fig, axes = plotting.figure(3, height=3.2)
-    ax = axes[0, 0]
+    fig, axes = plotting.panels(3, height=3.2)
+    ax = axes[0]
     grid = np.linspace(-4, 4, 200)
     for j, (label, color) in enumerate(zip(labels, plotting.colors())):
         z = np.sort(inp["J"][:, j]) / math.sqrt(var_J)
@@ -94,7 +94,7 @@ def input_independence(inp: dict, labels: list, var_J: float, s):
     plotting.theory_line(ax, grid, sst.norm.cdf(grid), label="Theorem 4.1")
     ax.set(xlim=(-4, 4), xlabel="$J_{11}(x)$ / theory sd", ylabel="empirical CDF", title="each input")
     ax.legend(loc="upper left", fontsize="x-small")
-    for ax, (i, j) in zip(axes[0, 1:], ((0, 1), (2, 3))):
+    for ax, (i, j) in zip(axes[1:], ((0, 1), (2, 3))):
         ax.scatter(inp["J"][:, i] / math.sqrt(var_J), inp["J"][:, j] / math.sqrt(var_J), s=3, alpha=0.35,
                    color=plotting.colors()[i])
         cosine = inp["x_gram"][i, j] / math.sqrt(inp["x_gram"][i, i] * inp["x_gram"][j, j])

@@ -113,8 +113,8 @@ def collapsing_run(run: dict, predictions: dict, s, T_linear: float, T_ode: floa
     predictions (:func:`mfat.experiments.trainability.run_predictions`): sigma_w^2(t), the Jacobian gain, and
     the gradient norm, L_adv and training accuracy."""
     t = run["t"]
-    fig, axes = plotting.figure(3, height=4.6)
-    ax = axes[0, 0]
+    fig, axes = plotting.panels(3, height=4.0)
+    ax = axes[0]
     plotting.measured(ax, t, run["sigma_w2"], label="measured $\\sigma_w^2(t)$", ms=3)
     plotting.theory_line(ax, t, predictions["sigma_w2_linear"], label="linear law")
     plotting.theory_line(ax, t, predictions["sigma_w2_ode"], label="unfrozen ODE", ls=":",
@@ -123,7 +123,7 @@ def collapsing_run(run: dict, predictions: dict, s, T_linear: float, T_ode: floa
                label="$m^{1/L}/\\alpha$ (exit)")
     ax.set(xlabel="training time $t$", ylabel="$\\sigma_w^2$", title="weight variance")
     _legend_below(ax)
-    ax = axes[0, 1]
+    ax = axes[1]
     plotting.measured(ax, t, run["gain"], label="measured $\\|J\\|_F^2/K$", ms=3)
     plotting.theory_line(ax, t, (alpha() * run["sigma_w2"]) ** s.run_L,
                          label="$(\\alpha\\sigma_w^2(t))^L$, measured $\\sigma_w^2$", color=plotting.colors()[2],
@@ -133,7 +133,7 @@ def collapsing_run(run: dict, predictions: dict, s, T_linear: float, T_ode: floa
     ax.set_yscale("log")
     ax.set(xlabel="training time $t$", ylabel="gain $\\omega^L$", title="Jacobian gain", ylim=(1e-9, 1e2))
     _legend_below(ax)
-    ax = axes[0, 2]
+    ax = axes[2]
     plotting.measured(ax, t, run["grad_norm"], label="$\\|\\nabla_W\\mathcal{L}\\|$", ms=3)
     plotting.measured(ax, t, run["L_adv"], label="$L_{adv}$ (batch mean)", ms=3, marker="s")
     ax.set_yscale("log")
@@ -180,9 +180,9 @@ def fig5(grids: dict, s, boundary: dict, boundary_fine: dict, L_fine: np.ndarray
     boundaries N*(L) of both laws (``boundary_fine`` over the depths ``L_fine``; ``boundary`` at the grid's
     depths says whether the ODE line lies below the grid)."""
     names = list(grids)
-    fig, axes = plotting.figure(len(names), height=3.9, width=plotting.WIDTH * max(1.0, len(names) / 3))
+    fig, axes = plotting.panels(len(names), height=3.6)
     below = " (below the grid)" if boundary["ode"].max() < min(s.widths) else ""
-    for ax, name in zip(axes[0], names):
+    for ax, name in zip(axes, names):
         mesh = _annotated_mesh(ax, s, grids[name]["acc"].mean(axis=2), ".2f", 0.6, vmin=0.0, vmax=1.0,
                                cmap="viridis")
         if "vanilla adversarial" in name:
@@ -190,13 +190,13 @@ def fig5(grids: dict, s, boundary: dict, boundary_fine: dict, L_fine: np.ndarray
             ax.plot(L_fine, boundary_fine["ode"], color="#ff7f0e", ls=":", lw=2.2,
                     label="$N^*(L)$, unfrozen ODE" + below)
         _grid_axes(ax, s, name)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize="small", frameon=True,
                facecolor="0.6")
-    fig.colorbar(mesh, ax=list(axes[0]), label="training accuracy", shrink=0.9)
+    fig.colorbar(mesh, ax=axes, label="training accuracy", shrink=0.6)
     data_note = f"{s.dataset} (last panel: Fashion-MNIST)" if len(names) > 3 else s.dataset
     fig.suptitle(f"Fig. 5: training accuracy after t = {t_budget:g} ({s.steps} steps), $p=q=\\infty$, "
-                 f"$\\epsilon$={s.eps:g}, {data_note}; lines: predicted boundaries for m = {s.m:g}")
+                 f"$\\epsilon$={s.eps:g}, {data_note}\nlines: predicted boundaries for m = {s.m:g}")
     return fig
 
 

@@ -69,7 +69,7 @@ def _fig4_objectives(ax, runs, S, beta):
               float(theory.sigma_w2_weight_decay(t_end, sw0, S.weight_decay)))
     pad = 0.15 * max(sw0 - low, 1e-4)
     ax.set_ylim(low - pad, max(float(r["table"]["sigma_w2"].max()) for r in runs.values()) + pad)
-    plotting.legend_below(ax, ncol=2)
+    plotting.legend_below(ax)
 
 
 def fig4(runs: dict, settings, *, beta: float, title: str):
@@ -112,8 +112,8 @@ def slope_sweeps(sweeps: dict, width, settings, *, beta: float):
     :func:`mfat.experiments.weight_variance.width_table`.
     """
     S = settings
-    fig, axes = plotting.figure(3, height=4.2)
-    ax = axes[0, 0]
+    fig, axes = plotting.panels(3, height=4.2)
+    ax = axes[0]
     NN = wv.width_grid(S.widths)
     plotting.measured(ax, sweeps["width"]["N"], -sweeps["width"]["slope"], label="measured (each network)", ms=4,
                       alpha=0.5)
@@ -125,8 +125,8 @@ def slope_sweeps(sweeps: dict, width, settings, *, beta: float):
            title=f"width (L={S.L})")
     plotting.integer_ticks(ax, S.widths)
     plotting.legend_below(ax)
-    _sweep_panel(axes[0, 1], sweeps["depth"], "depth", S, beta)
-    _sweep_panel(axes[0, 2], sweeps["eps"], "eps", S, beta)
+    _sweep_panel(axes[1], sweeps["depth"], "depth", S, beta)
+    _sweep_panel(axes[2], sweeps["eps"], "eps", S, beta)
     fig.suptitle("Initial slope of $\\sigma_w^2$ under $L_{adv}$-only training (MNIST, $p=q=\\infty$)")
     return fig
 
@@ -158,15 +158,15 @@ def residual(runs: dict, settings, *, beta: float, rate: float):
 
 
 def departure(table, integrated, width_runs, departure: dict, settings, *, beta: float):
-    """Where Theorem 5.4 stops holding: the L_adv-only curve with the integrated identity (left), its L_adv
-    against the Theorem 5.1 bound at the current sigma_w^2 (middle), and the departure times against the
-    width next to the ODE's (right; ``departure`` from
+    """Where Theorem 5.4 stops holding: the L_adv-only curve with the integrated identity (top left), its L_adv
+    against the Theorem 5.1 bound at the current sigma_w^2 (top right), and the departure times against the
+    width next to the ODE's (bottom; ``departure`` from
     :func:`mfat.experiments.weight_variance.departure_summary`)."""
     S = settings
     t = table["t"].to_numpy()
     sw = table["sigma_w2"]
-    fig, axes = plotting.figure(3, height=4.2)
-    ax = axes[0, 0]
+    fig, axes = plotting.panels(3, height=4.2)
+    ax = axes[0]
     plotting.measured(ax, t, sw, label="measured", ms=5, markevery=max(1, len(t) // 15), mfc="none")
     ax.plot(t, integrated, ls="-", lw=1.4, color=plotting.colors(2)[1], zorder=5,
             label="identity along measured $L_{adv}(t)$")
@@ -175,13 +175,13 @@ def departure(table, integrated, width_runs, departure: dict, settings, *, beta:
     drop = sw.iloc[0] - sw.min()
     ax.set_ylim(sw.min() - 1.5 * drop, sw.iloc[0] + 0.3 * drop)
     plotting.legend_below(ax)
-    ax = axes[0, 1]
+    ax = axes[1]
     plotting.measured(ax, t, table["L_adv"], label="measured $L_{adv}$ (batch)", ms=4, markevery=max(1, len(t) // 25))
     plotting.theory_line(ax, t, wv.adversarial_loss_bound(S.eps, beta, S.L, sw.to_numpy()),
                          label="$\\epsilon\\beta(\\alpha\\sigma_w^2(t))^{L/2}$")
     ax.set(xlabel="training time $t$", ylabel="$L_{adv}$", title="the adversarial loss", ylim=(0, None))
     plotting.legend_below(ax)
-    _departure_panel(axes[0, 2], width_runs, departure, S)
+    _departure_panel(axes[2], width_runs, departure, S)
     fig.suptitle(f"Where Theorem 5.4 stops holding (MNIST, L={S.L}, $\\epsilon$={S.eps})")
     return fig
 

@@ -1,0 +1,57 @@
+"""mfat.chapter.plotting and interactive: two panels per row at most, readable type, figures handed to the page."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+
+from mfat.chapter import interactive, plotting
+
+
+def test_panels_put_at_most_two_in_a_row_and_centre_an_odd_last_one():
+    fig, axes = plotting.panels(3, height=2.0)
+    boxes = [ax.get_position() for ax in axes]
+    assert len(axes) == 3 and fig.get_figheight() == pytest.approx(4.0)
+    assert boxes[0].y0 == pytest.approx(boxes[1].y0) and boxes[2].y1 < boxes[0].y0
+    assert (boxes[2].x0 + boxes[2].x1) / 2 == pytest.approx(0.5, abs=0.02)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="parameter 'n' = 0"):
+        plotting.panels(0)
+
+
+def test_small_text_is_raised_to_the_readable_size_as_displayed():
+    fig, axes = plotting.figure(1)
+    axes[0, 0].plot([0, 1], [0, 1], label="a line")
+    legend = axes[0, 0].legend(fontsize=4)
+    note = axes[0, 0].text(0.5, 0.5, "note", fontsize=20)
+    assert plotting.readable_fonts(fig) >= 1
+    shown = plotting.displayed_scale(fig)
+    assert legend.get_texts()[0].get_fontsize() * shown == pytest.approx(plotting.MIN_FONT_PT)
+    assert note.get_fontsize() == 20
+    assert plotting.readable_fonts(fig) == 0
+    plt.close(fig)
+
+
+def test_a_wide_figure_is_shrunk_to_the_column():
+    wide, _ = plotting.figure(1, width=2 * plotting.COLUMN_PX / plotting.DPI)
+    narrow, _ = plotting.figure(1)
+    assert plotting.displayed_scale(wide) < plotting.displayed_scale(narrow)
+    plt.close("all")
+
+
+def test_the_static_twin_is_an_inline_image_with_its_alt_text():
+    fig, axes = plotting.figure(1)
+    axes[0, 0].plot([0, 1], [1, 0])
+    html = interactive._static_html(fig, 'a falling "line"')
+    assert html.startswith('<img class="mfat-static" src="data:image/png;base64,')
+    assert 'alt="a falling &quot;line&quot;"' in html
+    assert not plt.fignum_exists(fig.number)
+
+
+def test_a_static_twin_needs_alt_text():
+    fig, _ = plotting.figure(1)
+    with pytest.raises(ValueError, match="parameter 'alt' is empty"):
+        interactive.show(object(), "k", static=fig)
+    plt.close(fig)
