@@ -320,7 +320,7 @@ for K, d in zip(S.table_K, S.table_d):
 # at any width, predicts the excess of these networks, and redraws Fig. 3 at $N=40000$, $K=100$.
 #
 # The prediction's gain $\omega^{L/2}$ comes from the closed form of chapter 0; $\beta$ is estimated by Monte
-# Carlo at every $d$ of the grid, after the networks are drawn. Next to the explicit networks we draw
+# Carlo at every $d$ of the grid, from a seed of its own (each network too). Next to the explicit networks we draw
 # $\lVert J(x)\rVert_{p,q}$ from the exact law of $J$ at the same width (introduced below): it supplies the
 # finite-width allowance and the predicted slope of the claims.
 

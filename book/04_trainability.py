@@ -373,8 +373,9 @@ ctx.card.holds("collapsing run: sigma_w^2 stays above the exit value m^(1/L)/alp
 # boundary, both for $m = 10^{-4}$ (cells above a line are predicted to train; the ODE line can fall below
 # the grid).
 #
-# Each grid is one call, `tr.fig5_grid`, with a seed of its own: every cell $(N, L)$ derives its
-# initialisation and its data stream from that seed and its coordinates, so the three grids, the
+# Each grid is a list of units (`tr.fig5_units`: one per width and chunk of cells) under a seed of its
+# own: every cell $(N, L)$ derives its initialisation and its data stream from that seed and its
+# coordinates, so the units can run in any order or on other machines, and the three grids, the
 # Fashion-MNIST grid and any single cell rerun alone reproduce exactly. The boundaries are
 # {eq}`eq-critical-width` under both laws at the grid's depths (for the agreement) and at every depth
 # across the map (for the lines).
