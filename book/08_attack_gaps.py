@@ -65,6 +65,7 @@ import mfat
 import mfat.chapter
 from mfat import stats, theory
 from mfat.chapter.figures import attack_gaps as figures
+from mfat.chapter import plotting
 from mfat.chapter.interactive import show
 from mfat.data import load
 from mfat.experiments import attack_gaps as ag
@@ -173,9 +174,22 @@ mnist = ctx.cached("mnist", lambda: ag.mnist_measurement(S, generator=ctx.genera
 # $\times R$); the last row is the best any attack found:
 
 # %% tags=["hide-input"]
-figures.gap_heatmaps({"exact law of J": ag.gap_matrix(law),
+plotting.glue_figure(figures.gap_heatmaps({"exact law of J": ag.gap_matrix(law),
                       "J(x) at MNIST images": ag.gap_matrix(mnist["linear"])},
-                     title="The small-budget limit: found / (ε‖J‖)");
+                     title="The small-budget limit: found / (ε‖J‖)"), "ch8_small_eps")
+
+# %% [markdown]
+# ```{glue:figure} ch8_small_eps
+# ---
+# name: fig-ch8-small-eps
+# alt: >-
+#   Two heat maps, attack variant (rows) by norm pair (columns), of the mean ratio of the loss an attack
+#   finds to eps times the norm of J: left on exact-law draws of J, right on J(x) at MNIST images.
+# ---
+# **Attack gaps in the small-budget limit.** The mean of found / $(\epsilon\lVert J\rVert_{p,q})$ per attack
+# variant (rows; $\times R$: best of all restarts) and norm pair (columns), on exact-law draws of $J$ (left)
+# and on the Jacobians $J(x)$ of the network at MNIST images (right). 1 is the norm itself.
+# ```
 
 # %% [markdown]
 # The jump to the linearised maximiser is exact by construction, so the best of all is 1 everywhere. The
@@ -228,7 +242,20 @@ geometry["exact law"].style.format(precision=3).format(
     {"local maxima at most": ag.format_count})
 
 # %% tags=["hide-input"]
-figures.geometry(geometry["exact law"]);
+plotting.glue_figure(figures.geometry(geometry["exact law"]), "ch8_geometry")
+
+# %% [markdown]
+# ```{glue:figure} ch8_geometry
+# ---
+# name: fig-ch8-geometry
+# alt: >-
+#   Per norm pair, bars of the number of distinct end points reached from random starts next to the bound
+#   on local maxima, on a log scale, with the share of starts that end at the maximum.
+# ---
+# **How many maxima a start can fall into.** Per norm pair, the most distinct end points of the full-step
+# iteration from random starts on one matrix (exact law of $J$), the bound on the number of local maxima,
+# and the share of starts that end at the maximum.
+# ```
 
 # %% [markdown]
 # $(2,2)$ has one maximum and every start finds it: the power method. For $p = 1$, $q = \infty$ and $q = 1$
@@ -265,14 +292,37 @@ curves = {"exact law, ε → 0": (ag.steps_curves(law, "madry"), ag.PAIRS),
               (ag.steps_curves(network, "madry", large), ag.PAIRS)}
 
 # %% tags=["hide-input"]
-figures.steps_and_restarts(curves);
+plotting.glue_figure(figures.steps_and_restarts(curves), "ch8_steps")
+
+# %% [markdown]
+# ```{glue:figure} ch8_steps
+# ---
+# name: fig-ch8-steps
+# alt: >-
+#   Two panels of the gap ratio against the number of PGD steps on a log axis, one line per norm pair,
+#   solid for one restart and dashed for the best of all restarts: left in the small-budget limit, right on
+#   the network at the largest budget.
+# ---
+# **Steps and restarts.** The mean gap ratio against the number of PGD steps (madry rule), one restart
+# (solid) and the best of all restarts (dashed), per norm pair: in the small-budget limit (left) and on the
+# network at the largest budget (right).
+# ```
 
 # %% [markdown]
 # The same curves, one pair at a time, with every number of restarts (move the slider; the static figure above
 # is the fallback for readers without JavaScript):
 
 # %% tags=["hide-input"]
-show(figures.steps_slider(curves), "ch8-steps-restarts")
+show(figures.steps_slider(curves), "ch8_steps_slider")
+
+# %% [markdown]
+# ```{glue:figure} ch8_steps_slider
+# ---
+# name: fig-ch8-steps-slider
+# ---
+# **Steps and restarts, one pair at a time** (move the slider over the norm pairs): the gap ratio against
+# the number of PGD steps for every number of restarts, in the small-budget limit and on the network.
+# ```
 
 # %% [markdown]
 # In the limit, more steps help the pairs with one dominant maximum ($(2,2)$, $(\infty,2)$) and hardly the
@@ -287,9 +337,22 @@ show(figures.steps_slider(curves), "ch8-steps-restarts")
 # regions are far smaller (chapter 2 measures their radius), so the ball crosses many of them.
 
 # %% tags=["hide-input"]
-figures.gap_heatmaps({f"network, ε = {eps:g}": ag.gap_matrix(network, e)
+plotting.glue_figure(figures.gap_heatmaps({f"network, ε = {eps:g}": ag.gap_matrix(network, e)
                       for e, eps in enumerate(network["eps"])},
-                     title="The network: found / (ε‖J(x)‖)");
+                     title="The network: found / (ε‖J(x)‖)"), "ch8_network")
+
+# %% [markdown]
+# ```{glue:figure} ch8_network
+# ---
+# name: fig-ch8-network
+# alt: >-
+#   Heat maps, attack variant by norm pair, of found over eps times the norm of J(x), one panel per budget
+#   on the network at MNIST images.
+# ---
+# **Attack gaps on the network.** The mean of found / $(\epsilon\lVert J(x)\rVert_{p,q})$ per attack variant
+# and norm pair, attacking the network itself at each budget (pixel units). Above 1: the network's
+# loss exceeds its linearisation.
+# ```
 
 # %% [markdown]
 # Three numbers per pair separate the two causes. The jump to the linearised maximiser measures how far the
@@ -302,7 +365,20 @@ figures.gap_heatmaps({f"network, ε = {eps:g}": ag.gap_matrix(network, e)
 bends = ag.nonlinearity_table(network, TYPICAL)
 
 # %% tags=["hide-input"]
-figures.nonlinearity(bends);
+plotting.glue_figure(figures.nonlinearity(bends), "ch8_nonlinearity")
+
+# %% [markdown]
+# ```{glue:figure} ch8_nonlinearity
+# ---
+# name: fig-ch8-nonlinearity
+# alt: >-
+#   Per norm pair, three markers on a ratio axis: the jump to the linearised maximiser, the typical
+#   attack and the best of all attacks, each relative to eps times the norm of J(x).
+# ---
+# **Where non-linearity enters.** Per norm pair at the largest budget, the network's loss relative to
+# $\epsilon\lVert J(x)\rVert_{p,q}$ at the jump to the linearised maximiser (how far the network bends along
+# the best linear direction), for the typical attack, and for the best attack found.
+# ```
 
 # %% [markdown]
 # For $p = 1$ the ball is small (its $\ell_2$ radius is $\epsilon$) and the network stays nearly linear: the
@@ -361,7 +437,20 @@ mfat.chapter.glue("ch8_sweep_L", S.sweep_L)
 mfat.chapter.glue("ch8_sweep_N", S.sweep_N)
 
 # %% tags=["hide-input"]
-figures.sweeps(sweep, TYPICAL);
+plotting.glue_figure(figures.sweeps(sweep, TYPICAL), "ch8_sweeps")
+
+# %% [markdown]
+# ```{glue:figure} ch8_sweeps
+# ---
+# name: fig-ch8-sweeps
+# alt: >-
+#   Four panels of the gap ratio of the typical attack against the input dimension, the number of outputs,
+#   the depth and the width, one line per norm pair, on exact-law draws of J.
+# ---
+# **What makes an attack harder.** The mean gap ratio of the typical attack on exact-law draws of $J$,
+# swept over the input dimension $d$, the outputs $K$, the depth $L$ and the width $N$ around the chapter's
+# setting, one line per norm pair.
+# ```
 
 # %% [markdown]
 # More outputs $K$ mean more rows, entries and sign patterns to compete, and the gap grows for nearly every
