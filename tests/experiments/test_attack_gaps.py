@@ -213,7 +213,7 @@ def test_chapter_attack_gap_before_and_after_training():
             assert found.shape == (5,) and (g["best"] >= found).all()
     # the oracle: eps ||J(x)||_(inf,inf) of a fresh network drawn from the same seed, by autograd
     net = ReLULikeNet(784, 16, 10, 2, 2.0, 0.0, generator=gen(7), dtype=DT)
-    J = torch.stack([torch.autograd.functional.jacobian(net, x) for x in X[:5].to(DT)])
+    J = torch.stack([torch.autograd.functional.jacobian(lambda v: net(v[None])[0], x) for x in X[:5].to(DT)])
     np.testing.assert_allclose(res["before"]["linear"], S.eps * J.abs().sum(-1).amax(-1).numpy(), rtol=1e-10)
     assert not np.allclose(res["before"]["linear"], res["after"]["linear"])
     table = ag.attack_comparison_table(res, {"training": "3 steps", "candidate": "4 x 2"})
