@@ -420,7 +420,9 @@ pd.DataFrame({"L": S.depths, f"residual adversarial, N={S.narrow_N}": narrow["ad
 # (the low-rank route costs a share of $\lVert W\rVert_F^2$ that shrinks like $K/N$), the finite learning rate
 # (the first updates are large: the gradient norm at the start grows with depth), and the objective (the
 # cross-entropy term keeps pulling the network back, and at $\epsilon = 0.3$ the adversarial term is
-# several times larger). Standard training collapses nowhere (lowest accuracy
+# several times larger). A fourth, the training attack, finds only {glue:text}`ch4_gap_share:.2f` of the best
+# value found and so lowers the whole boundary by that factor (section "How strong is the training attack?").
+# Standard training collapses nowhere (lowest accuracy
 # {glue:text}`ch4_min_std:.2f`).
 #
 # ### The same boundary on Fashion-MNIST, and the objective the theorem leaves out

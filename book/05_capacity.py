@@ -347,7 +347,9 @@ figures.slope_rates(slopes, by_width, by_depth, S);
 # {glue:text}`ch5_ident_err:.1e`) and scales as the theorem says: $\propto L/N$ (fitted width exponent
 # {glue:text}`ch5_radial_exp:.2f`). Its level lies below the $\beta$ line by the factor
 # $\mathbb E L_{adv}/(\epsilon\beta_{\infty,\infty})\approx$ {glue:text}`ch5_ladv_ratio:.2f`: PGD at
-# $\epsilon = 0.3$ finds less than the Theorem 5.1 bound (chapter 3 finds the same).
+# $\epsilon = 0.3$ finds less than the Theorem 5.1 bound (chapter 3 finds the same). Part of it is the attack's:
+# the training attack finds {glue:text}`ch5_gap_share:.2f` of the best value found, and with the best the
+# factor is {glue:text}`ch5_ladv_ratio_ref:.2f` (section "How strong is the training attack?").
 #
 # **The exact norm decays much faster.** Its initial rate is {glue:text}`ch5_ratio_min:.0f` to
 # {glue:text}`ch5_ratio_max:.0f` times the radial one, it grows with depth roughly as $L^{a}$ with
