@@ -561,11 +561,7 @@ gap_settings = mfat.chapter.settings.get("attack_gaps", ctx.profile)
 attack_gap = ctx.cached("attack_gap", lambda: ag.chapter_attack_gap(
     S, "weight_variance", X, y, gap_settings, objective="adversarial",
     train_steps=S.steps, seed=S.seed + 300))
-gap_labels = {"training": f"training: {S.attack_steps} steps x "
-                          f"{S.attack_restarts}",
-              "candidate": f"{S.candidate_attack_steps} steps x "
-                           f"{S.candidate_attack_restarts}"}
-ag.attack_comparison_table(attack_gap, gap_labels)
+ag.attack_comparison_table(attack_gap, ag.attack_labels(S))
 
 # %% [markdown]
 # The training attack finds {glue:text}`ch3_gap_share:.2f` (standard error
@@ -577,7 +573,7 @@ ag.attack_comparison_table(attack_gap, gap_labels)
 # finds. With the best value in place of the training attack's, the same slope would be steeper by the
 # factor 1/{glue:text}`ch3_gap_share:.2f`. Theorem 5.4 with $\beta_{\infty,\infty}$ overestimates the
 # measured slope by the factor {glue:text}`ch3_over:.2f`; the weak attack accounts for a factor
-# {glue:text}`ch3_gap_attack_part:.2f` of it, and the rest, {glue:text}`ch3_over_ref:.2f`, remains with the
+# {glue:text}`ch3_gap_attack_part:.2f` of it, and the rest, {glue:text}`ch3_gap_over_ref:.2f`, remains with the
 # best attack: the network bends inside the ball (best / $\epsilon\lVert J\rVert$ =
 # {glue:text}`ch3_gap_bend:.2f`) and $\mathbb E\lVert J\rVert_{\infty,\infty}$ lies below the bound
 # $\beta_{\infty,\infty}\omega^{L/2}$ of Theorem 5.1. So the stronger cpu-tier attack
@@ -588,32 +584,15 @@ ag.attack_comparison_table(attack_gap, gap_labels)
 # that remains once the attack's part is removed.
 
 # %%
-share, share_se = ag.attack_share(attack_gap, "before")
+gap = ag.gap_summary(attack_gap, S, gap_settings)
+share, share_se = gap["share"], gap["share_se"]
 over = float(rate_beta / mnist_slopes["adv_only"][0])
-before = attack_gap["before"]
-for name, value in (("ch3_gap_steps", S.attack_steps),
-                    ("ch3_gap_inputs", gap_settings.train_inputs),
-                    ("ch3_gap_train", S.steps),
-                    ("ch3_gap_candidate", gap_labels["candidate"]),
-                    ("ch3_gap_reference",
-                     f"{gap_settings.reference_steps} steps x "
-                     f"{gap_settings.reference_restarts}"),
-                    ("ch3_gap_share", share), ("ch3_gap_share_se", share_se),
-                    ("ch3_gap_share_after",
-                     ag.attack_share(attack_gap, "after")[0]),
-                    ("ch3_gap_cand_share",
-                     ag.attack_share(attack_gap, "before", "candidate")[0]),
-                    ("ch3_gap_attack_part", 1 / share),
-                    ("ch3_over_ref", over * share),
-                    ("ch3_gap_bend",
-                     float((before["best"] / before["linear"]).mean()))):
-    mfat.chapter.glue(name, value)
+for key, value in {**gap, "train": S.steps, "over_ref": over * share}.items():
+    mfat.chapter.glue(f"ch3_gap_{key}", value)
 ctx.card.at_most("training attack: found / best L_adv at initialisation "
                  "(a weaker attack than the reference)", share,
                  1 - 2 * share_se, kind="deviation",
-                 note=f"{S.attack_steps} steps against "
-                      f"{gap_settings.reference_steps} x "
-                      f"{gap_settings.reference_restarts}; 2 s.e.")
+                 note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.")
 ctx.card.at_least("Theorem 5.4 with beta / slope with the best attack's "
                   "L_adv (the network's part of the deviation)",
                   over * share, 1.0, kind="deviation",
@@ -633,7 +612,7 @@ ctx.card.at_least("Theorem 5.4 with beta / slope with the best attack's "
 # $\alpha\sigma_w^2/\omega_r$ = {glue:text}`ch3_res_f_theory:.3f`, which the small budget reproduces). Theorem 5.4 with $\beta_{\infty,\infty}$ overestimates the MNIST slope by the factor
 # {glue:text}`ch3_over:.2f` at $\epsilon$ = {glue:text}`ch3_eps` (an upper bound, as Theorem 5.1 is); the weak training
 # attack accounts for a factor {glue:text}`ch3_gap_attack_part:.2f` of it, the network for the remaining
-# {glue:text}`ch3_over_ref:.2f`. The chapter took
+# {glue:text}`ch3_gap_over_ref:.2f`. The chapter took
 # {glue:text}`ch3_wall:.0f` s on this machine (see the banner for the device).
 #
 # ## Try it yourself

@@ -604,11 +604,7 @@ gap_settings = mfat.chapter.settings.get("attack_gaps", ctx.profile)
 attack_gap = ctx.cached("attack_gap", lambda: ag.chapter_attack_gap(
     S, "trainability", X, y, gap_settings, objective="adversarial",
     train_steps=0, seed=S.seed + 300))
-gap_labels = {"training": f"training: {S.attack_steps} steps x "
-                          f"{S.attack_restarts}",
-              "candidate": f"{S.candidate_attack_steps} steps x "
-                           f"{S.candidate_attack_restarts}"}
-ag.attack_comparison_table(attack_gap, gap_labels)
+ag.attack_comparison_table(attack_gap, ag.attack_labels(S))
 
 # %% [markdown]
 # The training attack finds {glue:text}`ch4_gap_share:.2f` (standard error
@@ -619,33 +615,23 @@ ag.attack_comparison_table(attack_gap, gap_labels)
 # $\epsilon\beta$. Training with the weak attack drives the network with only the fraction
 # {glue:text}`ch4_gap_share:.2f` of what the best attack would find, which moves the boundary that matches
 # these runs down by that factor. With $\beta$ scaled by it, the linear law agrees with
-# {glue:text}`ch4_agree_scaled:.0%` of the vanilla cells, against {glue:text}`ch4_agree_linear:.0%` with
+# {glue:text}`ch4_gap_agree_scaled:.0%` of the vanilla cells, against {glue:text}`ch4_agree_linear:.0%` with
 # $\beta$ itself. The attack is one of the causes of the shallow cells that train below $N^*$; it moves the
 # whole boundary by one factor, so it cannot explain why the observed boundary rises faster with depth than
 # $1/(1-m^{1/L})$.
 
 # %%
-share, share_se = ag.attack_share(attack_gap, "before")
+gap = ag.gap_summary(attack_gap, S, gap_settings)
+share, share_se = gap["share"], gap["share_se"]
 scaled = tr.critical_widths(S.depths, t_budget, S.eps, beta * share, m=S.m,
                             M=S.M, c=S.c)
 agree_scaled = tr.agreements(observed, S.widths, scaled)["linear"]["fraction"]
-for name, value in (("ch4_gap_steps", S.attack_steps),
-                    ("ch4_gap_inputs", gap_settings.train_inputs),
-                    ("ch4_gap_candidate", gap_labels["candidate"]),
-                    ("ch4_gap_reference",
-                     f"{gap_settings.reference_steps} steps x "
-                     f"{gap_settings.reference_restarts}"),
-                    ("ch4_gap_share", share), ("ch4_gap_share_se", share_se),
-                    ("ch4_gap_cand_share",
-                     ag.attack_share(attack_gap, "before", "candidate")[0]),
-                    ("ch4_agree_scaled", float(agree_scaled))):
-    mfat.chapter.glue(name, value)
+for key, value in {**gap, "agree_scaled": float(agree_scaled)}.items():
+    mfat.chapter.glue(f"ch4_gap_{key}", value)
 ctx.card.at_most("training attack: found / best L_adv at initialisation "
                  "(a weaker attack than the reference)", share,
                  1 - 2 * share_se, kind="deviation",
-                 note=f"{S.attack_steps} steps against "
-                      f"{gap_settings.reference_steps} x "
-                      f"{gap_settings.reference_restarts}; 2 s.e.; linear-law "
+                 note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.; linear-law "
                       f"agreement with beta x {share:.2f}: {agree_scaled:.2f}")
 
 # %% [markdown]

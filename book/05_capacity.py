@@ -349,7 +349,7 @@ figures.slope_rates(slopes, by_width, by_depth, S);
 # $\mathbb E L_{adv}/(\epsilon\beta_{\infty,\infty})\approx$ {glue:text}`ch5_ladv_ratio:.2f`: PGD at
 # $\epsilon = 0.3$ finds less than the Theorem 5.1 bound (chapter 3 finds the same). Part of it is the attack's:
 # the training attack finds {glue:text}`ch5_gap_share:.2f` of the best value found, and with the best the
-# factor is {glue:text}`ch5_ladv_ratio_ref:.2f` (section "How strong is the training attack?").
+# factor is {glue:text}`ch5_gap_ladv_ratio_ref:.2f` (section "How strong is the training attack?").
 #
 # **The exact norm decays much faster.** Its initial rate is {glue:text}`ch5_ratio_min:.0f` to
 # {glue:text}`ch5_ratio_max:.0f` times the radial one, it grows with depth roughly as $L^{a}$ with
@@ -556,11 +556,7 @@ gap_settings = mfat.chapter.settings.get("attack_gaps", ctx.profile)
 attack_gap = ctx.cached("attack_gap", lambda: ag.chapter_attack_gap(
     S, "capacity", X, y, gap_settings, objective="adv_only",
     train_steps=S.curve_steps, seed=S.seed + 300))
-gap_labels = {"training": f"training: {S.attack_steps} steps x "
-                          f"{S.attack_restarts}",
-              "candidate": f"{S.candidate_attack_steps} steps x "
-                           f"{S.candidate_attack_restarts}"}
-ag.attack_comparison_table(attack_gap, gap_labels)
+ag.attack_comparison_table(attack_gap, ag.attack_labels(S))
 
 # %% [markdown]
 # The training attack finds {glue:text}`ch5_gap_share:.2f` (standard error
@@ -570,7 +566,7 @@ ag.attack_comparison_table(attack_gap, gap_labels)
 # **The attack's part and the network's part.** The radial part of the decay is proportional to the
 # measured $\mathbb E L_{adv}$, and its level lies below the $\beta$ line by the factor
 # {glue:text}`ch5_ladv_ratio:.2f`. With the best value in place of the training attack's the factor would be
-# {glue:text}`ch5_ladv_ratio_ref:.2f`: the weak attack accounts for a factor
+# {glue:text}`ch5_gap_ladv_ratio_ref:.2f`: the weak attack accounts for a factor
 # {glue:text}`ch5_gap_attack_part:.2f` of the shortfall, the rest is the network's (it bends inside the ball:
 # best / $\epsilon\lVert J\rVert$ = {glue:text}`ch5_gap_bend:.2f`) and the bound of Theorem 5.1. The much faster
 # decay of the *exact* norm ({glue:text}`ch5_ratio_min:.0f` to {glue:text}`ch5_ratio_max:.0f` times the
@@ -579,33 +575,16 @@ ag.attack_comparison_table(attack_gap, gap_labels)
 # {glue:text}`ch5_gap_cand_share:.2f` of the best.
 
 # %%
-share, share_se = ag.attack_share(attack_gap, "before")
+gap = ag.gap_summary(attack_gap, S, gap_settings)
+share, share_se = gap["share"], gap["share_se"]
 ladv_ratio = float(slope_table["L_adv"].mean() / (S.eps * beta))
-before = attack_gap["before"]
-for name, value in (("ch5_gap_steps", S.attack_steps), ("ch5_gap_N", S.N),
-                    ("ch5_gap_L", S.L),
-                    ("ch5_gap_inputs", gap_settings.train_inputs),
-                    ("ch5_gap_train", S.curve_steps),
-                    ("ch5_gap_candidate", gap_labels["candidate"]),
-                    ("ch5_gap_reference",
-                     f"{gap_settings.reference_steps} steps x "
-                     f"{gap_settings.reference_restarts}"),
-                    ("ch5_gap_share", share), ("ch5_gap_share_se", share_se),
-                    ("ch5_gap_share_after",
-                     ag.attack_share(attack_gap, "after")[0]),
-                    ("ch5_gap_cand_share",
-                     ag.attack_share(attack_gap, "before", "candidate")[0]),
-                    ("ch5_gap_attack_part", 1 / share),
-                    ("ch5_ladv_ratio_ref", ladv_ratio / share),
-                    ("ch5_gap_bend",
-                     float((before["best"] / before["linear"]).mean()))):
-    mfat.chapter.glue(name, value)
+for key, value in {**gap, "N": S.N, "L": S.L, "train": S.curve_steps,
+                   "ladv_ratio_ref": ladv_ratio / share}.items():
+    mfat.chapter.glue(f"ch5_gap_{key}", value)
 ctx.card.at_most("training attack: found / best L_adv at initialisation "
                  "(a weaker attack than the reference)", share,
                  1 - 2 * share_se, kind="deviation",
-                 note=f"{S.attack_steps} steps against "
-                      f"{gap_settings.reference_steps} x "
-                      f"{gap_settings.reference_restarts}; 2 s.e.")
+                 note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.")
 ctx.card.at_most("E[L_adv] / (eps beta) with the best attack's L_adv (the "
                  "network's part of the radial rate's shortfall)",
                  ladv_ratio / share, 1.0, kind="deviation",

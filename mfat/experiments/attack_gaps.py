@@ -95,6 +95,8 @@ __all__ = [
     "chapter_attack_gap",
     "attack_comparison_table",
     "attack_share",
+    "attack_labels",
+    "gap_summary",
 ]
 
 RULES = ("madry", "full", "fgsm")
@@ -760,3 +762,23 @@ def attack_comparison_table(res: dict, labels: dict) -> pd.DataFrame:
                          "s.e.": standard_error(vs_best), "found / (eps ||J||)": vs_linear.mean(),
                          "s.e. ": standard_error(vs_linear)})
     return pd.DataFrame(rows).set_index(["network", "attack"]).round(3)
+
+
+def attack_labels(S) -> dict:
+    """Row labels of :func:`attack_comparison_table` for a chapter's settings ``S``: the training attack and the
+    candidate, as "steps x restarts"."""
+    return {"training": f"training: {S.attack_steps} steps x {S.attack_restarts}",
+            "candidate": f"{S.candidate_attack_steps} steps x {S.candidate_attack_restarts}"}
+
+
+def gap_summary(res: dict, S, gap) -> dict:
+    """The numbers a chapter quotes from :func:`chapter_attack_gap`: ``steps``, ``inputs``, ``candidate``,
+    ``reference`` (labels), ``share`` and ``share_se`` (found / best at initialisation), ``share_after`` (NaN
+    without training), ``cand_share``, ``attack_part`` (1 / share) and ``bend`` (best / (eps ||J||))."""
+    share, share_se = attack_share(res, "before")
+    before = res["before"]
+    return {"steps": S.attack_steps, "inputs": gap.train_inputs, "candidate": attack_labels(S)["candidate"],
+            "reference": f"{gap.reference_steps} steps x {gap.reference_restarts}", "share": share,
+            "share_se": share_se, "share_after": attack_share(res, "after")[0] if "after" in res else float("nan"),
+            "cand_share": attack_share(res, "before", "candidate")[0], "attack_part": 1 / share,
+            "bend": float(np.mean(before["best"] / before["linear"]))}

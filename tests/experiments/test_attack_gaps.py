@@ -223,3 +223,11 @@ def test_chapter_attack_gap_before_and_after_training():
     assert table.loc[("before training", "best found"), "found / best"] == 1.0
     res0 = ag.chapter_attack_gap(S, "weight_variance", X, y, gap, objective="adv_only", train_steps=0, seed=7)
     assert set(res0) == {"before"}
+    summary = ag.gap_summary(res, S, gap)
+    assert summary["share"] == share_before(res) and summary["attack_part"] == 1 / summary["share"]
+    assert summary["reference"] == "8 steps x 2" and ag.attack_labels(S)["candidate"] == "4 steps x 2"
+    assert math.isnan(ag.gap_summary(res0, S, gap)["share_after"])
+
+
+def share_before(res):
+    return float(np.mean(res["before"]["found"]["training"] / res["before"]["best"]))
