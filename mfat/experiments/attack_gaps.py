@@ -91,6 +91,12 @@ __all__ = [
     "sweep_point",
     "mnist_jacobians",
     "before_after_table",
+    "attack_comparison",
+    "chapter_attack_gap",
+    "attack_comparison_table",
+    "attack_share",
+    "attack_labels",
+    "gap_summary",
 ]
 
 RULES = ("madry", "full", "fgsm")
@@ -443,6 +449,43 @@ def trained_gap_measurement(config, X: torch.Tensor, y: torch.Tensor, s, *, N: i
     return {"before": before, "after": after}
 
 
+def attack_comparison(net: ReLULikeNet, X: torch.Tensor, attacks: dict, reference: Attack, *, seed: int,
+                      norm_restarts: int = 4) -> dict:
+    """:func:`training_attack_gap` of every attack of ``attacks`` (name -> :class:`Attack`, all with the eps, p, q
+    of ``reference``) on ``net`` at X (B, d), each run from a generator seeded ``seed``. Returns ``found``
+    (name -> (B,)), the common ``best`` (B,): the largest value the reference or any of the attacks reached, and
+    ``linear`` (B,), eps ||J(x)||_{p,q}."""
+    runs = {name: training_attack_gap(net, X, a, [reference], norm_restarts=norm_restarts,
+                                      generator=torch.Generator(device=X.device).manual_seed(seed))
+            for name, a in attacks.items()}
+    return {"found": {name: r["found"] for name, r in runs.items()},
+            "best": np.max([r["best"] for r in runs.values()], axis=0), "linear": next(iter(runs.values()))["linear"]}
+
+
+def chapter_attack_gap(S, stem: str, X: torch.Tensor, y: torch.Tensor, gap, *, objective: str, train_steps: int,
+                       seed: int) -> dict:
+    """The training attack of chapter ``stem`` (settings ``S``: ``S.train_config(objective, train_steps).attack``)
+    and its candidate (``S.candidate_attack_steps`` steps x ``S.candidate_attack_restarts`` restarts) on the
+    chapter's network (:data:`CHAPTER_NETWORKS`, float64, drawn from ``seed``) at the first ``gap.train_inputs``
+    rows of X, against ``gap.reference_steps`` x ``gap.reference_restarts`` (``gap``: chapter 8's settings):
+    :func:`attack_comparison` at initialisation (``"before"``) and, when ``train_steps`` > 0, after training with
+    the chapter's configuration on (X, y) (``"after"``)."""
+    width, depth, gain = (getattr(S, name) for name in CHAPTER_NETWORKS[stem])
+    generator = torch.Generator(device=X.device).manual_seed(seed)
+    net = ReLULikeNet(784, width, 10, depth, gain, 0.0, generator=generator, dtype=torch.float64, device=X.device)
+    config = S.train_config(objective, max(train_steps, 1), record_every=max(train_steps, 1))
+    a = config.attack
+    attacks = {"training": a, "candidate": Attack(a.eps, a.p, a.q, S.candidate_attack_steps,
+                                                  restarts=S.candidate_attack_restarts)}
+    reference = Attack(a.eps, a.p, a.q, gap.reference_steps, restarts=gap.reference_restarts)
+    Xg = X[: gap.train_inputs].to(torch.float64)
+    out = {"before": attack_comparison(net, Xg, attacks, reference, seed=seed, norm_restarts=gap.norm_restarts)}
+    if train_steps > 0:
+        train(net, X.to(torch.float64), y, config, generator=generator, progress=False)
+        out["after"] = attack_comparison(net, Xg, attacks, reference, seed=seed, norm_restarts=gap.norm_restarts)
+    return out
+
+
 # ----------------------------------------------------------------------------------------------- analyses
 
 
@@ -695,3 +738,47 @@ def before_after_table(res: dict) -> pd.DataFrame:
             ("vs_best", "found / best"), ("vs_best_se", "s.e."), ("vs_linear", "found / linear"),
             ("vs_linear_se", "s.e. "), ("best_vs_linear", "best / linear"), ("best_vs_linear_se", "s.e.  "))}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def attack_share(res: dict, when: str = "before", name: str = "training") -> tuple[float, float]:
+    """The mean and standard error of found / best of attack ``name`` in :func:`chapter_attack_gap`'s ``when``
+    (``"before"`` or ``"after"`` training): the factor by which a rate proportional to E L_adv is too small when
+    L_adv is measured with that attack instead of the best found."""
+    gap = res[when]
+    ratio = gap["found"][name] / gap["best"]
+    return float(ratio.mean()), float(standard_error(ratio))
+
+
+def attack_comparison_table(res: dict, labels: dict) -> pd.DataFrame:
+    """:func:`chapter_attack_gap` as a table: one row per (when, attack) with ``labels`` (name -> row label, e.g.
+    "training: 3 steps"), and the means (with standard errors) of found / best and found / (eps ||J||); a row
+    "best found" per time holds best / (eps ||J||)."""
+    rows = []
+    for when, gap in res.items():
+        values = {**{labels[n]: f for n, f in gap["found"].items()}, "best found": gap["best"]}
+        for label, found in values.items():
+            vs_best, vs_linear = found / gap["best"], found / gap["linear"]
+            rows.append({"network": f"{when} training", "attack": label, "found / best": vs_best.mean(),
+                         "s.e.": standard_error(vs_best), "found / (eps ||J||)": vs_linear.mean(),
+                         "s.e. ": standard_error(vs_linear)})
+    return pd.DataFrame(rows).set_index(["network", "attack"]).round(3)
+
+
+def attack_labels(S) -> dict:
+    """Row labels of :func:`attack_comparison_table` for a chapter's settings ``S``: the training attack and the
+    candidate, as "steps x restarts"."""
+    return {"training": f"training: {S.attack_steps} steps x {S.attack_restarts}",
+            "candidate": f"{S.candidate_attack_steps} steps x {S.candidate_attack_restarts}"}
+
+
+def gap_summary(res: dict, S, gap) -> dict:
+    """The numbers a chapter quotes from :func:`chapter_attack_gap`: ``steps``, ``inputs``, ``candidate``,
+    ``reference`` (labels), ``share`` and ``share_se`` (found / best at initialisation), ``share_after`` (NaN
+    without training), ``cand_share``, ``attack_part`` (1 / share) and ``bend`` (best / (eps ||J||))."""
+    share, share_se = attack_share(res, "before")
+    before = res["before"]
+    return {"steps": S.attack_steps, "inputs": gap.train_inputs, "candidate": attack_labels(S)["candidate"],
+            "reference": f"{gap.reference_steps} steps x {gap.reference_restarts}", "share": share,
+            "share_se": share_se, "share_after": attack_share(res, "after")[0] if "after" in res else float("nan"),
+            "cand_share": attack_share(res, "before", "candidate")[0], "attack_part": 1 / share,
+            "bend": float(np.mean(before["best"] / before["linear"]))}

@@ -194,3 +194,40 @@ def test_sweep_units_have_their_own_seeds():
 def test_format_count_and_rounding():
     assert ag.format_count(784.0) == "784" and ag.format_count(2.0 ** 783) == "2^783"
     assert ag.rounding_allowance(784) == pytest.approx(10 * 784 * 2.0 ** -52)
+
+
+def test_chapter_attack_gap_before_and_after_training():
+    from mfat.chapter import settings as cs
+
+    S = cs.get("weight_variance", "quick", N=16, L=2, n_train=64, batch_size=8, candidate_attack_steps=4,
+               candidate_attack_restarts=2)
+    gap = cs.get("attack_gaps", "quick", train_inputs=5, reference_steps=8, reference_restarts=2)
+    X = torch.rand(64, 784, generator=gen(20))
+    y = torch.randint(0, 10, (64,), generator=gen(21))
+    res = ag.chapter_attack_gap(S, "weight_variance", X, y, gap, objective="adv_only", train_steps=3, seed=7)
+    assert set(res) == {"before", "after"}
+    for when in res:
+        g = res[when]
+        assert set(g["found"]) == {"training", "candidate"}
+        for found in g["found"].values():
+            assert found.shape == (5,) and (g["best"] >= found).all()
+    # the oracle: eps ||J(x)||_(inf,inf) of a fresh network drawn from the same seed, by autograd
+    net = ReLULikeNet(784, 16, 10, 2, 2.0, 0.0, generator=gen(7), dtype=DT)
+    J = torch.stack([torch.autograd.functional.jacobian(lambda v: net(v[None])[0], x) for x in X[:5].to(DT)])
+    np.testing.assert_allclose(res["before"]["linear"], S.eps * J.abs().sum(-1).amax(-1).numpy(), rtol=1e-10)
+    assert not np.allclose(res["before"]["linear"], res["after"]["linear"])
+    table = ag.attack_comparison_table(res, {"training": "3 steps", "candidate": "4 x 2"})
+    assert table.shape == (6, 4)
+    share, se = ag.attack_share(res, "after")
+    assert table.loc[("after training", "3 steps"), "found / best"] == round(share, 3) and se >= 0.0
+    assert table.loc[("before training", "best found"), "found / best"] == 1.0
+    res0 = ag.chapter_attack_gap(S, "weight_variance", X, y, gap, objective="adv_only", train_steps=0, seed=7)
+    assert set(res0) == {"before"}
+    summary = ag.gap_summary(res, S, gap)
+    assert summary["share"] == share_before(res) and summary["attack_part"] == 1 / summary["share"]
+    assert summary["reference"] == "8 steps x 2" and ag.attack_labels(S)["candidate"] == "4 steps x 2"
+    assert math.isnan(ag.gap_summary(res0, S, gap)["share_after"])
+
+
+def share_before(res):
+    return float(np.mean(res["before"]["found"]["training"] / res["before"]["best"]))
