@@ -534,9 +534,9 @@ plotting.glue_figure(figures.relu_margins(relu, eps_of, S), "ch7_relu")
 # ---
 # name: fig-ch7-relu
 # alt: >-
-#   Four log-x panels, two per data set: the normalised adversarial margin against the gradient step rises and
-#   levels off for every attack, and the KKT residual falls, for the synthetic set (top) and MNIST 0 against 1
-#   (bottom); one colour per attack.
+#   Four log-x panels, two per data set: the normalised adversarial margin against the gradient step rises for
+#   every attack, and the KKT residual falls, for the synthetic set (top) and MNIST 0 against 1 (bottom); one
+#   colour per attack, with the smoothed margin dotted below each margin curve.
 # ---
 # **Homogeneous ReLU networks: the adversarial margin grows, towards a KKT point.** Bias-free two-layer ReLU
 # networks of width {glue:text}`ch7_m` on the synthetic set (top) and MNIST 0 against 1 (bottom), trained with

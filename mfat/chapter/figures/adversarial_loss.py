@@ -222,21 +222,21 @@ def width_excess(excess: dict, s, paper_N: int = 40000):
     ± 1 s.e.) and the exact law (lines). excess: :func:`mfat.experiments.adversarial_loss.finite_width_excess`."""
     N_arr = np.asarray(s.widths, dtype=float)
     NL_arr = np.asarray(al.law_widths(s.widths, s.law_widths), dtype=float)
-    fig, axes = plotting.figure(1, height=3.6)
+    fig, axes = plotting.figure(1, height=4.4)
     ax = axes[0, 0]
     for j, pq in enumerate(al.threat_pairs(s.ps, s.qs)):
         color = plotting.colors()[j % 10]
         (m, se), (lm, _) = excess["explicit"][pq], excess["law"][pq]
-        ax.errorbar(N_arr, m, yerr=se, marker="o", ms=4, capsize=2, ls="none", color=color,
-                    label=f"{al.pair_label(*pq)} explicit")
-        ax.plot(NL_arr, lm, "-", lw=0.9, color=color, label=f"{al.pair_label(*pq)} exact law")
+        ax.errorbar(N_arr, m, yerr=se, marker="o", ms=4, capsize=2, ls="none", color=color)
+        ax.plot(NL_arr, lm, "-", lw=0.9, color=color, label=f"{al.pair_label(*pq)}")
+    ax.errorbar([], [], yerr=[], marker="o", ms=4, ls="none", color="0.4", label="explicit networks (± 1 s.e.)")
+    ax.plot([], [], "-", lw=0.9, color="0.4", label="exact law")
     ax.axhline(0.05, color=plotting.THEORY, ls="--", lw=1, label="5% (allowance of the bound)")
     ax.axhline(0.0, color=plotting.THEORY, lw=0.6)
     ax.axvline(paper_N, color="0.5", ls=":", lw=1)
     ax.text(paper_N, ax.get_ylim()[1], " paper's N", va="top", fontsize="x-small", color="0.4")
     ax.set(xscale="log", xlabel="width $N$", ylabel="$\\mathbb{E}\\|J\\|_{p,q}/(\\beta\\,\\omega^{L/2}) - 1$",
-           title=f"finite-width excess, K={s.width_K}, d={s.width_d}, L={s.L}: explicit networks (markers, "
-                 "± 1 s.e.) and the exact law (lines)")
+           title=f"finite-width excess, K={s.width_K}, d={s.width_d}, L={s.L}")
     plain_ticks(ax, NL_arr, y=False)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize="x-small")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize="x-small")
     return fig

@@ -32,8 +32,8 @@ def law(fig1: dict, pred: dict, laws: dict, key: str, symbol: str, s):
         plotting.density_histogram(ax, r["chain"][key], pred[arch][f"var_{key}"], label=f"{s.n_samples} networks")
         lw = laws[arch][key]
         ax.set_ylim(0, ax.get_ylim()[1] * 1.9)  # room for the legend and the numbers
-        ax.text(0.03, 0.78, f"var ratio {lw['ratio']:.3f}\nKS {lw['ks']:.3f}", transform=ax.transAxes,
-                ha="left", va="top", fontsize="x-small")
+        ax.text(0.97, 0.64, f"var ratio {lw['ratio']:.3f}\nKS {lw['ks']:.3f}", transform=ax.transAxes,
+                ha="right", va="top", fontsize="x-small")
         ax.set(xlabel=f"${symbol}(x)$", ylabel="density",
                title=f"{arch}\n$\\omega$={pred[arch]['omega']:.3g}")
         ax.legend(loc="upper left", fontsize="xx-small")
@@ -150,7 +150,7 @@ def finite_width(ws: dict, worst: dict, s):
     heavy = ~light
     fine = np.unique(np.geomspace(Ns.min(), Ns.max(), 160).astype(int))
     kurt_fine = np.array([theory.jacobian_excess_kurtosis(int(n), s.L, s.sigma_w2) for n in fine])
-    fig, axes = plotting.figure(2, 2, height=2.9)
+    fig, axes = plotting.figure(2, 2, height=3.6)
     ax = axes[0, 0]
     plotting.theory_line(ax, Ns, np.ones_like(Ns), label="exact at every N")
     plotting.measured(ax, Ns, ws["ratio_J"], yerr=worst["ratio_tol"] / stats.Z_DEFAULT,
@@ -158,13 +158,13 @@ def finite_width(ws: dict, worst: dict, s):
     plotting.measured(ax, Ns, ws["ratio_a"], label="Var $a_1$ ratio", marker="s", color=plotting.colors()[1])
     ax.set(xscale="log", ylim=(0.85, 1.15), xlabel="width N", ylabel="measured / Theorem 4.1",
            title="variance: exact at every width")
-    ax.legend(fontsize="xx-small", loc="lower right")
+    plotting.legend_below(ax)
     ax = axes[0, 1]
     plotting.theory_line(ax, fine, kurt_fine, label="exact $3[(1+2/N)(1+5/N)^L-1]$")
     plotting.measured(ax, Ns[light], ws["kurt_J"][light], yerr=ws["kurt_J_se"][light], label="measured (1 se)")
     _heavy_tailed(ax, Ns[heavy], ws["kurt_J"][heavy], "measured, heavy tails (biased low)")
     ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="excess kurtosis of $J_{11}$", title="Gaussianity")
-    ax.legend(fontsize="xx-small", loc="upper right")
+    plotting.legend_below(ax)
     ax = axes[1, 0]
     floor = math.sqrt(math.pi / 2) * math.log(2) / math.sqrt(s.width_n)  # E[KS] for exact Gaussian samples
     first = kurt_fine <= 2.0
@@ -175,7 +175,7 @@ def finite_width(ws: dict, worst: dict, s):
     plotting.measured(ax, Ns, ws["ks_J"], label="measured")
     ax.set(xscale="log", yscale="log", xlabel="width N", ylabel="KS distance to N(0, $\\omega^L/d$)",
            title="distance to the Gaussian")
-    ax.legend(fontsize="xx-small", loc="lower left")
+    plotting.legend_below(ax)
     ax = axes[1, 1]
     plotting.theory_line(ax, Ns, ws["pred_corr_sq"], label="exact corr($J^2$, $a^2$)")
     plotting.measured(ax, Ns[light], ws["corr_sq"][light], yerr=ws["corr_sq_se"][light],
@@ -184,7 +184,7 @@ def finite_width(ws: dict, worst: dict, s):
     plotting.measured(ax, Ns, ws["corr_Ja"], label="corr($J$, $a$)", marker="s", color=plotting.colors()[1])
     ax.axhline(0, color="grey", lw=0.8)
     ax.set(xscale="log", ylim=(-0.25, 0.55), xlabel="width N", ylabel="correlation", title="independence")
-    ax.legend(fontsize="xx-small", loc="upper right", ncol=2)
+    plotting.legend_below(ax)
     fig.suptitle(f"Finite width, vanilla ReLU, d={s.d}, L={s.L}, {s.width_n} networks per width")
     return fig
 
