@@ -28,7 +28,8 @@ VIEWPORT = {"width": 1280, "height": 900}
 FACTS_JS = """() => {
   const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
   const shown = e => e.getClientRects().length > 0 && e.getBoundingClientRect().height > 0;
-  const inputs = [...article.querySelectorAll('.cell_input')].filter(shown);
+  // code folded behind a toggle keeps its box but renders no text (visibility: hidden): not visible code
+  const inputs = [...article.querySelectorAll('.cell_input')].filter(e => shown(e) && e.innerText.trim());
   const codeHeight = inputs.reduce((h, e) => h + e.getBoundingClientRect().height, 0);
   const overflowing = [];
   for (const pre of inputs.flatMap(e => [...e.querySelectorAll('pre')])) {

@@ -42,7 +42,7 @@ def test_the_pdf_holds_every_chapter():
     printed = (HTML / PRINT_PAGE).read_text(encoding="utf-8")
     outline = re.sub(r"\s", "", "".join(_outline_titles(data)))  # the outline drops the spaces at line breaks
     for title in _chapter_titles():
-        words = re.sub(r"\$[^$]*\$", "", title).split()[:4]  # the title's first words, without its maths
+        words = title.split("$")[0].split()[:4]  # the title's first words, before any maths
         assert " ".join(words) in printed, f"{PRINT_PAGE} lacks the chapter {title!r}"
         assert "".join(words) in outline, f"the PDF's outline lacks the chapter {title!r}"
 
