@@ -742,9 +742,9 @@ ag.attack_comparison_table(attack_gap, ag.attack_labels(S))
 # {glue:text}`ch4_gap_share:.2f` of what the best attack would find, which moves the boundary that matches
 # these runs down by that factor. With $\beta$ scaled by it, the linear law agrees with
 # {glue:text}`ch4_gap_agree_scaled:.0%` of the vanilla cells, against {glue:text}`ch4_agree_linear:.0%` with
-# $\beta$ itself. The attack is one of the causes of the shallow cells that train below $N^*$; it moves the
-# whole boundary by one factor, so it cannot explain why the observed boundary rises faster with depth than
-# $1/(1-m^{1/L})$.
+# $\beta$ itself: where the first is not the larger, the weak attack does not explain the misplaced cells.
+# It moves the whole boundary by one factor, so it cannot explain why the observed boundary rises faster
+# with depth than $1/(1-m^{1/L})$ either; that part of the deviation is the network's (the low-rank route).
 
 # %%
 gap = ag.gap_summary(attack_gap, S, gap_settings)
