@@ -27,7 +27,9 @@ VIEWPORT = {"width": 1280, "height": 900}
 
 FACTS_JS = """() => {
   const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
-  const shown = e => e.getClientRects().length > 0 && e.getBoundingClientRect().height > 0;
+  // rendered: not inside a closed <details> (Chromium keeps a layout box for its hidden content) nor display:none
+  const shown = e => !e.closest('details:not([open]) > :not(summary)') && e.getClientRects().length > 0
+      && e.getBoundingClientRect().height > 0 && (!e.checkVisibility || e.checkVisibility({visibilityProperty: true}));
   const inputs = [...article.querySelectorAll('.cell_input')].filter(shown);
   const codeHeight = inputs.reduce((h, e) => h + e.getBoundingClientRect().height, 0);
   const overflowing = [];
