@@ -135,21 +135,24 @@ def displayed_scale(fig, column_px: float = COLUMN_PX) -> float:
 
 
 def _wrap(text, width_px: float, renderer) -> bool:
-    """Break the matplotlib text ``text`` into lines no wider than ``width_px`` (between words; ``$...$`` kept
-    whole). Returns whether it changed."""
-    words = re.findall(r"(?:\$[^$]*\$|\S)+", text.get_text().replace("\n", " "))
-    if text.get_window_extent(renderer).width <= width_px or len(words) < 2:
+    """Break each line of the matplotlib text ``text`` into lines no wider than ``width_px`` (between words;
+    ``$...$`` kept whole). Returns whether it changed."""
+    if text.get_window_extent(renderer).width <= width_px:
         return False
-    lines, line = [], words[0]
-    for word in words[1:]:
-        text.set_text(f"{line} {word}")
-        if text.get_window_extent(renderer).width > width_px:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}"
-    text.set_text("\n".join([*lines, line]))
-    return True
+    original, out = text.get_text(), []
+    for paragraph in original.split("\n"):
+        words = re.findall(r"(?:\$[^$]*\$|\S)+", paragraph)
+        line = words[0] if words else ""
+        for word in words[1:]:
+            text.set_text(f"{line} {word}")
+            if text.get_window_extent(renderer).width > width_px:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}"
+        out.append(line)
+    text.set_text("\n".join(out))
+    return text.get_text() != original
 
 
 def fit_titles(fig) -> int:

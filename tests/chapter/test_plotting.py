@@ -68,3 +68,11 @@ def test_titles_wider_than_their_room_are_wrapped_between_words():
     renderer = fig.canvas.get_renderer()
     assert fig._suptitle.get_window_extent(renderer).width <= 1.05 * fig.bbox.width
     plt.close(fig)
+
+
+def test_wrapping_keeps_the_line_breaks_a_title_has():
+    fig, _ = plotting.panels(1, height=2.0, width=3.0)
+    fig.suptitle("first line of a long title that cannot fit on one line of this figure at all\nsecond line")
+    plotting.fit_titles(fig)
+    assert fig._suptitle.get_text().endswith("\nsecond line") and fig._suptitle.get_text().count("\n") >= 2
+    plt.close(fig)
