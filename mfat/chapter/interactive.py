@@ -94,6 +94,7 @@ def _static_html(fig, alt: str) -> str:
 
     from mfat.chapter import plotting
 
+    plotting.fit_titles(fig)
     plotting.readable_fonts(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=2 * fig.dpi, bbox_inches="tight")

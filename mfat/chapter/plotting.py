@@ -7,6 +7,7 @@ Call :func:`setup` once per chapter. Colours: :data:`THEORY` for predictions, th
 from __future__ import annotations
 
 import math
+import re
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -14,7 +15,8 @@ import numpy as np
 import seaborn as sns
 
 __all__ = ["setup", "colors", "figure", "panels", "theory_line", "measured", "band", "density_histogram",
-           "glue_figure", "THEORY", "WIDTH", "DPI", "COLUMN_PX", "MIN_FONT_PT", "PER_ROW"]
+           "glue_figure", "fit_titles", "readable_fonts", "displayed_scale", "THEORY", "WIDTH", "DPI", "COLUMN_PX",
+           "MIN_FONT_PT", "PER_ROW"]
 
 THEORY = "#222222"
 WIDTH = 7.0  # inches: the width of the book's text column
@@ -132,6 +134,37 @@ def displayed_scale(fig, column_px: float = COLUMN_PX) -> float:
     return fig.dpi / 72 * 0.75 * min(1.0, column_px / width_px)
 
 
+def _wrap(text, width_px: float, renderer) -> bool:
+    """Break each line of the matplotlib text ``text`` into lines no wider than ``width_px`` (between words;
+    ``$...$`` kept whole). Returns whether it changed."""
+    if text.get_window_extent(renderer).width <= width_px:
+        return False
+    original, out = text.get_text(), []
+    for paragraph in original.split("\n"):
+        words = re.findall(r"(?:\$[^$]*\$|\S)+", paragraph)
+        line = words[0] if words else ""
+        for word in words[1:]:
+            text.set_text(f"{line} {word}")
+            if text.get_window_extent(renderer).width > width_px:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}"
+        out.append(line)
+    text.set_text("\n".join(out))
+    return text.get_text() != original
+
+
+def fit_titles(fig) -> int:
+    """Wrap the figure's title to the figure's width and every panel's title to its panel's width, so that no
+    title widens the saved figure or runs into its neighbour. Returns how many titles were wrapped."""
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    titles = [(fig._suptitle, fig.bbox.width)] if fig._suptitle is not None else []
+    titles += [(ax.title, ax.get_window_extent(renderer).width) for ax in fig.axes if ax.get_title()]
+    return sum(_wrap(text, 1.05 * width, renderer) for text, width in titles)
+
+
 def readable_fonts(fig, min_pt: float = MIN_FONT_PT) -> int:
     """Raise every text of ``fig`` smaller than ``min_pt`` as displayed on the page to ``min_pt``; return how many
     were raised (legends, annotations and tick labels drawn with "xx-small" or a fixed small size). Larger type
@@ -160,7 +193,8 @@ def glue_figure(fig, key: str) -> None:
         Caption.
         ```
 
-    Texts smaller than :data:`MIN_FONT_PT` as displayed are enlarged first (:func:`readable_fonts`). ``fig=None``
+    Titles are wrapped to their width (:func:`fit_titles`) and texts smaller than :data:`MIN_FONT_PT` as
+    displayed are enlarged (:func:`readable_fonts`) first. ``fig=None``
     (a run that skips the figure's measurement) glues a short note instead, so that the page still builds.
     """
     from mfat.chapter.context import glue
@@ -168,6 +202,7 @@ def glue_figure(fig, key: str) -> None:
     if fig is None:
         glue(key, "(this run did not draw this figure; see the settings at the end of the page)", display=False)
         return
+    fit_titles(fig)
     readable_fonts(fig)
     glue(key, fig, display=False)
     plt.close(fig)

@@ -27,8 +27,10 @@ VIEWPORT = {"width": 1280, "height": 900}
 
 FACTS_JS = """() => {
   const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
-  const shown = e => e.getClientRects().length > 0 && e.getBoundingClientRect().height > 0;
-  // code folded behind a toggle keeps its box but renders no text (visibility: hidden): not visible code
+  // rendered: not inside a closed <details> (Chromium keeps a layout box for its hidden content), not display:none,
+  // and not folded behind a toggle (visibility: hidden keeps the box but renders no text)
+  const shown = e => !e.closest('details:not([open]) > :not(summary)') && e.getClientRects().length > 0
+      && e.getBoundingClientRect().height > 0 && (!e.checkVisibility || e.checkVisibility({visibilityProperty: true}));
   const inputs = [...article.querySelectorAll('.cell_input')].filter(e => shown(e) && e.innerText.trim());
   const codeHeight = inputs.reduce((h, e) => h + e.getBoundingClientRect().height, 0);
   const overflowing = [];

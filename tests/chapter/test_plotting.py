@@ -55,3 +55,24 @@ def test_a_static_twin_needs_alt_text():
     with pytest.raises(ValueError, match="parameter 'alt' is empty"):
         interactive.show(object(), "k", static=fig)
     plt.close(fig)
+
+
+def test_titles_wider_than_their_room_are_wrapped_between_words():
+    fig, axes = plotting.panels(2, height=2.0)
+    fig.suptitle("a figure title far too long for its figure, with maths $p = q = \\infty$ kept whole " * 2)
+    axes[1].set_title("a panel title that is much wider than its own panel")
+    axes[0].set_title("short")
+    assert plotting.fit_titles(fig) == 2
+    assert "\n" in fig._suptitle.get_text() and "$p = q = \\infty$" in fig._suptitle.get_text()
+    assert "\n" in axes[1].get_title() and axes[0].get_title() == "short"
+    renderer = fig.canvas.get_renderer()
+    assert fig._suptitle.get_window_extent(renderer).width <= 1.05 * fig.bbox.width
+    plt.close(fig)
+
+
+def test_wrapping_keeps_the_line_breaks_a_title_has():
+    fig, _ = plotting.panels(1, height=2.0, width=3.0)
+    fig.suptitle("first line of a long title that cannot fit on one line of this figure at all\nsecond line")
+    plotting.fit_titles(fig)
+    assert fig._suptitle.get_text().endswith("\nsecond line") and fig._suptitle.get_text().count("\n") >= 2
+    plt.close(fig)
