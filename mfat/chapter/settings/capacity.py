@@ -70,7 +70,10 @@ class CapacitySettings(TrainingSettings):
 
 register("capacity",
          quick=CapacitySettings(),
-         cpu=CapacitySettings(attack_steps=10, attack_restarts=4),  # quick scale, the stronger training attack
+         # the stronger training attack (10 x 4), the paper's Monte Carlo sizes, wider sweeps, longer curves
+         cpu=CapacitySettings(attack_steps=10, attack_restarts=4, init_networks=300, scale_networks=100,
+                              n_train=10000, widths=(128, 256, 512, 1024), slope_seeds=3, curve_steps=40,
+                              acc_widths=(128, 512, 1024), acc_steps=300, eval_size=500),
          full=CapacitySettings(init_N=500, init_depths=(2, 5, 10), init_networks=300, init_inputs=16,
                                scale_N=1000, scale_L=10, scale_networks=300,
                                n_train=60000, fr_batch=1000, batch_size=128, attack_steps=10,

@@ -112,6 +112,11 @@ class PerturbationLearningSettings(Settings):
 
 register("perturbation_learning",
          quick=PerturbationLearningSettings(),
+         # more seeds and steps, both synthetic data sets swept, wider networks, the paper's kernel Monte Carlo
+         cpu=PerturbationLearningSettings(
+             n_seeds=5, steps=200, n_eval=1000, sweep_datasets=("gauss", "shifted_gauss"),
+             m_values=(5, 20, 100, 500, 1000), kernel_draws=1_000_000, kernel_pairs=100,
+             align_m=20000, align_d_values=(10, 30, 100, 300), map_m=500, map_grid=100),
          full=PerturbationLearningSettings(
              n_seeds=5, steps=1000, dtype="float64", n_eval=1000, gauss_d=2000, gauss_N=2000, sg_N=1000,
              mnist_N=0, fmnist_N=0,

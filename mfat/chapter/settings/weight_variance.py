@@ -58,7 +58,9 @@ class WeightVarianceSettings(TrainingSettings):
 
 register("weight_variance",
          quick=WeightVarianceSettings(),
-         cpu=WeightVarianceSettings(attack_steps=10, attack_restarts=4),  # quick scale, the stronger training attack
+         # the stronger training attack (10 x 4), twice the training of the quick tier, more networks per point
+         cpu=WeightVarianceSettings(attack_steps=10, attack_restarts=4, steps=300, fashion_steps=300, n_seeds=6,
+                                    n_sweep_seeds=3, identity_examples=128, n_residual_networks=16),
          full=WeightVarianceSettings(n_train=60000, N=1000, L=10, batch_size=128, attack_steps=10, steps=2000,
                                      record_every=20, slope_steps=10, widths=(500, 1000, 2000, 4000), n_seeds=3,
                                      sweep_steps=200, depths=(2, 5, 10, 15), n_sweep_seeds=2,
