@@ -34,8 +34,8 @@
 # %% [markdown]
 # A ReLU-like network is piecewise affine, so at every input it *is* an affine map:
 #
-# $$f(x) = J(x)\,x + a(x),\qquad J(x) = P_{out}M^{(L)}\cdots M^{(1)}P_{in},\qquad
-# a(x) = P_{out}\sum_{l=1}^{L}M^{(L)}\cdots M^{(l+1)}D^{(l)}b^{(l)},$$
+# $$\begin{gathered}f(x) = J(x)\,x + a(x),\qquad J(x) = P_{out}M^{(L)}\cdots M^{(1)}P_{in},\\
+# a(x) = P_{out}\sum_{l=1}^{L}M^{(L)}\cdots M^{(l+1)}D^{(l)}b^{(l)},\end{gathered}$$
 #
 # with $D^{(l)} = \mathrm{diag}\,\phi'(z^{(l)})$ and $M^{(l)} = D^{(l)}W^{(l)}$ (vanilla) or
 # $P^{(l)} + D^{(l)}W^{(l)}$ (residual); `mfat.model.linearize.decompose` computes both exactly (chapter 0's
@@ -127,9 +127,9 @@ mfat.chapter.settings.describe("01_random_linear_map")
 # Binomial$(N, \frac12)$ whatever $x$ is. So the $2\times2$ Gram matrix
 # $G = [g, c]^\top[g, c]$ is a Markov chain that never looks at $x$:
 #
-# $$G^{(l)} = \mathrm{Wishart}(n_+, \Sigma_u) + \mathrm{Wishart}(N-n_+, \Sigma_v),\quad
+# $$\begin{gathered}G^{(l)} = \mathrm{Wishart}(n_+, \Sigma_u) + \mathrm{Wishart}(N-n_+, \Sigma_v),\\
 # n_+\sim\mathrm{Bin}(N,\tfrac12),\quad
-# \Sigma_s = \tfrac{\rho+s^2\sigma_w^2}{N}G^{(l-1)} + s^2\sigma_b^2 e_ce_c^\top,$$
+# \Sigma_s = \tfrac{\rho+s^2\sigma_w^2}{N}G^{(l-1)} + s^2\sigma_b^2 e_ce_c^\top,\end{gathered}$$
 #
 # ($\rho = 1$ residual, $0$ vanilla), with $(J_{i1}, a_i)\mid G^{(L)}\sim\mathcal N(0, G^{(L)}/N)$. Three
 # consequences, exact at every width for an input chosen independently of the parameters:

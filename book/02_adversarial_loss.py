@@ -136,9 +136,11 @@ except ValueError as err:
 # A ReLU-like network is continuous and piecewise affine, so along the segment from $x$ to $x+\eta$
 #
 # $$
+# \begin{gathered}
 # f(x+\eta) - f(x) = \int_0^1 J(x+s\eta)\,\eta\,ds
-# \quad\Longrightarrow\quad
+# \\ \Longrightarrow\quad
 # \lVert f(x+\eta)-f(x)\rVert_q\le\max_{s}\lVert J(x+s\eta)\rVert_{p,q}\,\lVert\eta\rVert_p ,
+# \end{gathered}
 # $$
 #
 # which gives step 1 after maximising over $\lVert\eta\rVert_p\le\epsilon$. Inside the activation region of

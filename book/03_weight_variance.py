@@ -196,10 +196,12 @@ res_table
 # Under gradient flow on $\mathbb E_x L_{adv}$, $\dot W^{(l)} = -\nabla_{W^{(l)}}\mathbb E_xL_{adv}$, so
 #
 # $$
+# \begin{gathered}
 # \frac{d}{dt}\lVert W^{(l)}\rVert_F^2 = 2\big\langle W^{(l)},\dot W^{(l)}\big\rangle
 # = -2\,\mathbb E_x\big\langle W^{(l)},\nabla_{W^{(l)}}L_{adv}\big\rangle = -2\,\mathbb E_xL_{adv},
-# \qquad
+# \\
 # \frac{d\sigma_w^2}{dt} = -\frac{2\,\mathbb E_xL_{adv}}{N}.
+# \end{gathered}
 # $$
 #
 # This is exact (for a vanilla network with zero biases), for *every* layer: each layer loses the same
@@ -303,9 +305,9 @@ plotting.glue_figure(
 # a percent or so of the slope here). For the main line the cross-entropy part is accounted for with the
 # standard run over the same window (same initial network, same mini-batches), so, per unit of $t$,
 #
-# $$\text{predicted (main line)} = \Big(\text{slope}_{\text{standard}} - \frac{\eta_{lr}\overline{\lVert g_{\text{std}}\rVert^2}}{NL}\Big)
-# - \frac{2\lambda\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL},\qquad
-# \text{predicted (}L_{adv}\text{ only)} = -\frac{2\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL}.$$
+# $$\begin{aligned}\text{predicted (main line)} &= \Big(\text{slope}_{\text{standard}} - \frac{\eta_{lr}\overline{\lVert g_{\text{std}}\rVert^2}}{NL}\Big)
+# - \frac{2\lambda\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL},\\
+# \text{predicted (}L_{adv}\text{ only)} &= -\frac{2\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL}.\end{aligned}$$
 #
 # The table puts both slopes side by side, with the relative error and, for comparison, the slope that
 # Theorem 5.4 gives with $\beta_{\infty,\infty}$ instead of the measured loss.

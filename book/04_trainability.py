@@ -79,9 +79,11 @@
 # {prf:ref}`lem-trainable-regions` when $\alpha\sigma_w^2(t)$ reaches $m^{1/L}$, at the time
 #
 # $$
-# T = \frac{N\big(\alpha\sigma_w^2(0) - m^{1/L}\big)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,\omega_v(0)^{L/2}}
-# \;\overset{\omega_v(0)=1}{=}\; \frac{N\,(1-m^{1/L})}{c\,\alpha\,\epsilon\,\beta_{p,q}}
+# \begin{aligned}
+# T &= \frac{N\big(\alpha\sigma_w^2(0) - m^{1/L}\big)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,\omega_v(0)^{L/2}}
+# \\ &\overset{\omega_v(0)=1}{=}\; \frac{N\,(1-m^{1/L})}{c\,\alpha\,\epsilon\,\beta_{p,q}}
 # \;\approx\; \frac{N\ln(1/m)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,L}
+# \end{aligned}
 # $$ (eq-exit-time)
 # :::
 #

@@ -57,9 +57,11 @@
 # (reconstructed; the appendix of sources and reconstructions gives the reasons):
 #
 # $$
-# \lVert w\rVert_{FR}^2 \;=\; \sum_{l=1}^{L}\mathbb E_x\,\big\lVert v_l(x)\big\rVert_2^2,\qquad
+# \begin{gathered}
+# \lVert w\rVert_{FR}^2 \;=\; \sum_{l=1}^{L}\mathbb E_x\,\big\lVert v_l(x)\big\rVert_2^2,\\
 # v_l(x) = \big\langle W^{(l)},\nabla_{W^{(l)}} f(x)\big\rangle
 # = \frac{d}{ds}\,f\big(x;\,W^{(l)}\to(1+s)W^{(l)}\big)\Big|_{s=0}\in\mathbb R^K .
+# \end{gathered}
 # $$ (eq-fr)
 #
 # The inner product contracts the parameter indices, so $v_l(x)$ is a *directional derivative*: how the
@@ -142,9 +144,11 @@ mfat.chapter.settings.describe("05_capacity")
 # $W^{(l)}\to(1+s)W^{(l)}$ obeys
 #
 # $$
-# \dot z^{(k)} = W^{(k)}\dot h^{(k-1)} + [k=l]\,W^{(l)}h^{(l-1)},\qquad
+# \begin{gathered}
+# \dot z^{(k)} = W^{(k)}\dot h^{(k-1)} + [k=l]\,W^{(l)}h^{(l-1)},\\
 # \dot h^{(k)} = D^{(k)}\dot z^{(k)}\ \big(+\,P^{(k)}\dot h^{(k-1)}\ \text{residual}\big),\qquad
 # v_l = P_{out}\dot h^{(L)}.
+# \end{gathered}
 # $$
 #
 # `mfat.model.fisher_rao.directional_derivatives` carries all $L$ tangents through *one* forward pass as a stack,

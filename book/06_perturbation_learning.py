@@ -54,7 +54,9 @@
 # :label: def-two-layer
 #
 # $$
-# f(x) = \sum_{k=1}^m a_k\,\phi(w_k^\top x + b_k),\qquad \phi(z) = \max(z, \gamma z),\quad 0\le\gamma<1,
+# \begin{gathered}
+# f(x) = \sum_{k=1}^m a_k\,\phi(w_k^\top x + b_k),\\ \phi(z) = \max(z, \gamma z),\quad 0\le\gamma<1,
+# \end{gathered}
 # $$ (eq-two-layer)
 #
 # with $w_k\sim\mathcal N(0, I_d/d)$, $b_k\sim\mathcal N(0,1)$ (trained) and $a_k\sim\mathcal N(0,1/m)$
@@ -209,8 +211,10 @@ plotting.glue_figure(figures.kernel(kern, S), "ch6_kernel")
 # constant and $\sum_k a_k^2\phi'_k(z)\phi'_k(x_n)\to\Phi(z,x_n)$, so after time $t$
 #
 # $$
-# f_t(z) = f_0(z) + \frac tN\sum_n y_n\,\Phi(z,x_n)\,(z^\top x_n+1),\qquad
+# \begin{gathered}
+# f_t(z) = f_0(z) + \frac tN\sum_n y_n\,\Phi(z,x_n)\,(z^\top x_n+1),\\
 # \nabla_z f_t(z) = \nabla_z f_0(z) + \frac tN\sum_n y_n\,\Phi(z,x_n)\,x_n .
+# \end{gathered}
 # $$ (eq-lazy)
 #
 # (For a general loss, $t/N$ becomes $\Lambda_n(t)=\frac1N\int_0^t\ell'(-y_nf_s(x_n))ds$; the "+1" is the
@@ -268,8 +272,10 @@ plotting.glue_figure(figures.lazy_dynamics(lazy, S), "ch6_lazy")
 # For a sufficiently wide network trained for time $T_f$ with the identity loss,
 #
 # $$
-# \eta_n = \epsilon\,y^{adv}_n\frac{v_n}{\lVert v_n\rVert},\qquad
+# \begin{gathered}
+# \eta_n = \epsilon\,y^{adv}_n\frac{v_n}{\lVert v_n\rVert},\\
 # v_n = \frac{T_f}N\sum_{k=1}^N y_k\,\Phi(x_n,x_k)\,x_k \;+\; \underbrace{\nabla_x f_0(x_n)}_{\text{residual}} \;+\;o_m(1).
+# \end{gathered}
 # $$ (eq-direction)
 # :::
 #
@@ -334,11 +340,13 @@ plotting.glue_figure(figures.alignment(align, S), "ch6_alignment")
 # \epsilon\,v_n/\lVert v_n\rVert$ by {eq}`eq-direction`, whatever $y^{adv}_n$ was. Hence
 #
 # $$
-# g_{T_g}(z) \approx g_0(z)
+# \begin{aligned}
+# g_{T_g}(z) \approx{}& g_0(z)
 # + \underbrace{T_g\,\epsilon\,\hat g(z)}_{\text{label-free signal}}
-# + \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)}_{\text{random offset}}
-# + \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)\,z^\top x_n}_{\text{(b) only: label noise}},\qquad
-# \hat g(z) = \frac1N\sum_n\Phi(r_n,z)\,\frac{z^\top v_n}{\lVert v_n\rVert}.
+# + \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)}_{\text{random offset}}\\
+# &+ \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)\,z^\top x_n}_{\text{(b) only: label noise}},\\
+# \hat g(z) ={}& \frac1N\sum_n\Phi(r_n,z)\,\frac{z^\top v_n}{\lVert v_n\rVert}.
+# \end{aligned}
 # $$ (eq-g-lazy)
 #
 # With $v_n\propto\sum_ky_k\Phi(x_n,x_k)x_k$, the signal $\hat g$ is a class-signed, kernel-weighted linear

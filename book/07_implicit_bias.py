@@ -389,9 +389,9 @@ mfat.chapter.glue("ch7_eps_top", S.eps_beyond[-1])
 # $\lVert D_l(t)\rVert$ from $D_l(0)$ alone. Since $W_L$ is a row, $W_L^\top W_L$ has rank one, and Weyl's
 # inequality down the layers gives
 #
-# $$\sigma_2(W_l)^2 \le \sum_{k\ge l}\lVert D_k\rVert ,\qquad
-# 1-\big|\langle u_1(W_l), v_1(W_{l+1})\rangle\big| \le 1-\sqrt{1-s_l^2},\quad
-# s_l = \frac{\lVert D_l\rVert}{\sigma_1(W_{l+1})^2-\sigma_2(W_{l+1})^2-\lVert D_l\rVert}$$
+# $$\begin{gathered}\sigma_2(W_l)^2 \le \sum_{k\ge l}\lVert D_k\rVert ,\qquad
+# 1-\big|\langle u_1(W_l), v_1(W_{l+1})\rangle\big| \le 1-\sqrt{1-s_l^2},\\
+# s_l = \frac{\lVert D_l\rVert}{\sigma_1(W_{l+1})^2-\sigma_2(W_{l+1})^2-\lVert D_l\rVert}\end{gathered}$$
 #
 # (Davis–Kahan). As $\lVert\theta\rVert\to\infty$ while $D$ stays bounded, every layer tends to rank one and
 # adjacent singular vectors align (Ji & Telgarsky 2019; the TPAMI extension of the paper states the same
