@@ -104,7 +104,8 @@ from mfat.chapter.interactive import show
 from mfat.experiments import model as experiment
 from mfat.model.networks import ReLULikeNet
 
-ctx = mfat.chapter.start("00_model", profile, overrides, seed=seed, device=device, replay=replay,
+ctx = mfat.chapter.start("00_model", profile, overrides, seed=seed,
+                         device=device, replay=replay,
                          theorem="Definition 3.1 / signal recursion")
 S = ctx.settings
 mfat.chapter.settings.describe("00_model")
@@ -114,7 +115,8 @@ mfat.chapter.settings.describe("00_model")
 # validated (a negative width, say, stops with a message naming `N` and the allowed range).
 
 # %%
-net = ReLULikeNet(d=S.d, N=S.N, K=10, L=S.L, sigma_w2=2.0, sigma_b2=S.sigma_b2, seed=S.seed)
+net = ReLULikeNet(d=S.d, N=S.N, K=10, L=S.L, sigma_w2=2.0,
+                  sigma_b2=S.sigma_b2, seed=S.seed)
 print(net)
 try:
     ReLULikeNet(d=S.d, N=-5, K=10, L=S.L)
@@ -161,15 +163,18 @@ except ValueError as err:
 for name in ("n_networks", "N", "L"):
     mfat.chapter.glue(f"ch0_{name}", getattr(S, name))
 predicted = experiment.signal_prediction(S)
-measured = ctx.cached("signal", lambda: experiment.signal_measurement(
-    S, generators=ctx.generator, device=ctx.device))
+measured = ctx.cached(
+    "signal", lambda: experiment.signal_measurement(
+        S, generators=ctx.generator, device=ctx.device))
 
 # %% tags=["hide-input"]
-show(figures.signal_slider(measured, predicted, S), "ch0_signal",
-     static=figures.signal_propagation(measured, predicted, S),
-     alt="Two panels with a logarithmic vertical axis, the squared signal length q against the layer. Left, "
-         "three vanilla networks: below the critical gain q falls, at it q stays near 1, above it q rises. "
-         "Right, two residual networks: both rise. Markers lie on the dashed recursion lines.")
+show(
+    figures.signal_slider(measured, predicted, S), "ch0_signal",
+    static=figures.signal_propagation(measured, predicted, S), alt=
+    "Two panels with a logarithmic vertical axis, the squared signal length q against the layer. Left, "
+    "three vanilla networks: below the critical gain q falls, at it q stays near 1, above it q rises. "
+    "Right, two residual networks: both rise. Markers lie on the dashed recursion lines."
+)
 
 # %% [markdown]
 # ```{glue:figure} ch0_signal
@@ -197,7 +202,8 @@ show(figures.signal_slider(measured, predicted, S), "ch0_signal",
 crit = experiment.critical_setting(S)
 z_var = crit[1] * predicted[crit][-2] + S.sigma_b2
 z = measured[crit]["z_last"]
-plotting.glue_figure(figures.preactivation_histogram(z, z_var, crit[1], S), "ch0_preactivations")
+plotting.glue_figure(figures.preactivation_histogram(z, z_var, crit[1], S),
+                     "ch0_preactivations")
 
 # %% [markdown]
 # ```{glue:figure} ch0_preactivations
@@ -226,16 +232,22 @@ plotting.glue_figure(figures.preactivation_histogram(z, z_var, crit[1], S), "ch0
 # %%
 worst = {}
 for kind, w, res in experiment.signal_configs(S):
-    fit = experiment.recursion_fit(measured[(kind, w)]["q"], predicted[(kind, w)])
+    fit = experiment.recursion_fit(measured[(kind, w)]["q"],
+                                   predicted[(kind, w)])
     worst[(kind, w)] = fit["z_worst"]
-    ctx.card.close(f"{kind} sigma_w^2={w:g}: E q^(l) follows the recursion (worst layer l={fit['layer']})",
-                   fit["predicted"], fit["measured"], atol=stats.Z_DEFAULT * fit["se_worst"])
-per_network = experiment.preactivation_variance_ratio(z, S.n_networks, z_var)
+    ctx.card.close(
+        f"{kind} sigma_w^2={w:g}: E q^(l) follows the recursion (worst layer l={fit['layer']})",
+        fit["predicted"], fit["measured"],
+        atol=stats.Z_DEFAULT * fit["se_worst"])
+per_network = experiment.preactivation_variance_ratio(
+    z, S.n_networks, z_var)
 z_ratio = per_network.mean()
-ctx.card.close("pre-activation variance at the last layer = sigma_w^2 q^(L-1) + sigma_b^2 (ratio)", 1.0,
-               z_ratio, atol=stats.mean_tolerance(per_network.std(ddof=1), S.n_networks))
+ctx.card.close(
+    "pre-activation variance at the last layer = sigma_w^2 q^(L-1) + sigma_b^2 (ratio)",
+    1.0, z_ratio, atol=stats.mean_tolerance(per_network.std(ddof=1),
+                                            S.n_networks))
 mfat.chapter.glue("ch0_worst_z", float(max(worst.values())))
-mfat.chapter.glue("ch0_z_ratio", float(z_ratio));
+mfat.chapter.glue("ch0_z_ratio", float(z_ratio))
 
 # %% [markdown]
 # The largest deviation of any measured mean from the recursion was {glue:text}`ch0_worst_z:.2f`

@@ -34,8 +34,8 @@
 # %% [markdown]
 # A ReLU-like network is piecewise affine, so at every input it *is* an affine map:
 #
-# $$f(x) = J(x)\,x + a(x),\qquad J(x) = P_{out}M^{(L)}\cdots M^{(1)}P_{in},\qquad
-# a(x) = P_{out}\sum_{l=1}^{L}M^{(L)}\cdots M^{(l+1)}D^{(l)}b^{(l)},$$
+# $$\begin{gathered}f(x) = J(x)\,x + a(x),\qquad J(x) = P_{out}M^{(L)}\cdots M^{(1)}P_{in},\\
+# a(x) = P_{out}\sum_{l=1}^{L}M^{(L)}\cdots M^{(l+1)}D^{(l)}b^{(l)},\end{gathered}$$
 #
 # with $D^{(l)} = \mathrm{diag}\,\phi'(z^{(l)})$ and $M^{(l)} = D^{(l)}W^{(l)}$ (vanilla) or
 # $P^{(l)} + D^{(l)}W^{(l)}$ (residual); `mfat.model.linearize.decompose` computes both exactly (chapter 0's
@@ -86,13 +86,17 @@ from mfat.chapter.figures import random_linear_map as figures
 from mfat.chapter.interactive import show
 from mfat.experiments import random_linear_map as rlm
 
-ctx = mfat.chapter.start("01_random_linear_map", profile, overrides, seed=seed, device=device, replay=replay,
+ctx = mfat.chapter.start("01_random_linear_map", profile, overrides,
+                         seed=seed, device=device, replay=replay,
                          theorem="Theorem 4.1")
 S = ctx.settings
-for key, value in {"n": S.n_samples, "explicit_N": S.explicit_N, "explicit_n": S.explicit_n,
-                   "inputs_N": S.inputs_N, "adv_n": S.adv_n, "adv_width": S.adv_widths[0],
-                   "adv_steps": S.adv_steps, "adv_eps": S.adv_eps, "width_n": S.width_n,
-                   "depth_N": S.N, "depth_d": S.d, "speed_N": S.N}.items():
+for key, value in {
+        "n": S.n_samples, "explicit_N": S.explicit_N,
+        "explicit_n": S.explicit_n, "inputs_N": S.inputs_N,
+        "adv_n": S.adv_n, "adv_width": S.adv_widths[0],
+        "adv_steps": S.adv_steps, "adv_eps": S.adv_eps,
+        "width_n": S.width_n, "depth_N": S.N, "depth_d": S.d, "speed_N": S.N
+}.items():
     mfat.chapter.glue(f"ch1_{key}", value)
 mfat.chapter.settings.describe("01_random_linear_map")
 
@@ -123,9 +127,9 @@ mfat.chapter.settings.describe("01_random_linear_map")
 # Binomial$(N, \frac12)$ whatever $x$ is. So the $2\times2$ Gram matrix
 # $G = [g, c]^\top[g, c]$ is a Markov chain that never looks at $x$:
 #
-# $$G^{(l)} = \mathrm{Wishart}(n_+, \Sigma_u) + \mathrm{Wishart}(N-n_+, \Sigma_v),\quad
+# $$\begin{gathered}G^{(l)} = \mathrm{Wishart}(n_+, \Sigma_u) + \mathrm{Wishart}(N-n_+, \Sigma_v),\\
 # n_+\sim\mathrm{Bin}(N,\tfrac12),\quad
-# \Sigma_s = \tfrac{\rho+s^2\sigma_w^2}{N}G^{(l-1)} + s^2\sigma_b^2 e_ce_c^\top,$$
+# \Sigma_s = \tfrac{\rho+s^2\sigma_w^2}{N}G^{(l-1)} + s^2\sigma_b^2 e_ce_c^\top,\end{gathered}$$
 #
 # ($\rho = 1$ residual, $0$ vanilla), with $(J_{i1}, a_i)\mid G^{(L)}\sim\mathcal N(0, G^{(L)}/N)$. Three
 # consequences, exact at every width for an input chosen independently of the parameters:
@@ -168,7 +172,9 @@ rlm.prediction_table(PRED, S)
 
 # %%
 x_fixed = rlm.fixed_input(S)  # (1, d), ||x|| = sqrt(d)
-fig1 = ctx.cached("fig1", lambda: rlm.fig1_measurement(S, x_fixed, generators=ctx.generator))
+fig1 = ctx.cached(
+    "fig1",
+    lambda: rlm.fig1_measurement(S, x_fixed, generators=ctx.generator))
 LAW = rlm.law_summaries(fig1, PRED)
 
 # %% [markdown]
@@ -179,7 +185,8 @@ LAW = rlm.law_summaries(fig1, PRED)
 # Theorem 4.1. The first panel is the paper's Fig. 1.
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.law(fig1, PRED, LAW, "J", "J_{11}", S), "ch1_law_J")
+plotting.glue_figure(figures.law(fig1, PRED, LAW, "J", "J_{11}", S),
+                     "ch1_law_J")
 
 # %% [markdown]
 # ```{glue:figure} ch1_law_J
@@ -206,18 +213,25 @@ plotting.glue_figure(figures.law(fig1, PRED, LAW, "J", "J_{11}", S), "ch1_law_J"
 # %%
 for arch in PRED:
     lw = LAW[arch]["J"]
-    ctx.card.close(f"{arch}: Var J_11 / (omega^L/d) = 1 (n={lw['n']}, N={S.N})", 1.0, lw["ratio"],
-                   atol=lw["ratio_tol"])
-    ctx.card.at_most(f"{arch}: KS distance of J_11 to N(0, omega^L/d)", lw["ks"], lw["ks_tol"])
-    ctx.card.close(f"{arch}: E J_11 = 0", 0.0, lw["mean"], atol=lw["mean_tol"])
+    ctx.card.close(
+        f"{arch}: Var J_11 / (omega^L/d) = 1 (n={lw['n']}, N={S.N})", 1.0,
+        lw["ratio"], atol=lw["ratio_tol"])
+    ctx.card.at_most(f"{arch}: KS distance of J_11 to N(0, omega^L/d)",
+                     lw["ks"], lw["ks_tol"])
+    ctx.card.close(f"{arch}: E J_11 = 0", 0.0, lw["mean"],
+                   atol=lw["mean_tol"])
 van = LAW["vanilla ReLU"]["J"]
-ctx.card.close("Fig. 1 acceptance: vanilla Var J_11 ratio within 3%", 1.0, van["ratio"], atol=0.03)
-ctx.card.at_most("Fig. 1 acceptance: vanilla KS distance under 0.02", van["ks"], 0.02)
+ctx.card.close("Fig. 1 acceptance: vanilla Var J_11 ratio within 3%", 1.0,
+               van["ratio"], atol=0.03)
+ctx.card.at_most("Fig. 1 acceptance: vanilla KS distance under 0.02",
+                 van["ks"], 0.02)
 mfat.chapter.glue("ch1_fig1_ratio", van["ratio"])
 mfat.chapter.glue("ch1_fig1_ks", van["ks"])
 mfat.chapter.glue("ch1_fig1_ratio_tol", van["ratio_tol"])
 mfat.chapter.glue("ch1_fig1_ks_tol", van["ks_tol"])
-mfat.chapter.glue("ch1_fig1_pop_ks", theory.scale_mixture_ks(PRED["vanilla ReLU"]["fw"]["kurt_J"][-1]));
+mfat.chapter.glue(
+    "ch1_fig1_pop_ks",
+    theory.scale_mixture_ks(PRED["vanilla ReLU"]["fw"]["kurt_J"][-1]))
 
 # %% [markdown]
 # For the paper's setting the variance ratio is {glue:text}`ch1_fig1_ratio:.4f` (sampling tolerance
@@ -240,7 +254,8 @@ mfat.chapter.glue("ch1_fig1_pop_ks", theory.scale_mixture_ks(PRED["vanilla ReLU"
 EXPL = rlm.explicit_comparison(fig1, PRED, S)
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.explicit_quantiles(fig1, PRED, EXPL, S), "ch1_explicit")
+plotting.glue_figure(figures.explicit_quantiles(fig1, PRED, EXPL, S),
+                     "ch1_explicit")
 
 # %% [markdown]
 # ```{glue:figure} ch1_explicit
@@ -264,12 +279,15 @@ plotting.glue_figure(figures.explicit_quantiles(fig1, PRED, EXPL, S), "ch1_expli
 
 # %%
 for arch, e in EXPL.items():
-    ctx.card.at_most(f"{arch}: explicit networks and the chain have the same law of J_11 (two-sample KS, "
-                     f"N={S.explicit_N})", e["ks2"], e["ks2_tol"])
-    ctx.card.close(f"{arch}: explicit networks: Var J_11 / (omega^L/d) = 1 at N={S.explicit_N}", 1.0,
-                   e["J"]["ratio"], atol=e["J"]["ratio_tol"])
-    ctx.card.close(f"{arch}: explicit networks: Var a_1 ratio = 1 at N={S.explicit_N}", 1.0,
-                   e["a"]["ratio"], atol=e["a"]["ratio_tol"])
+    ctx.card.at_most(
+        f"{arch}: explicit networks and the chain have the same law of J_11 (two-sample KS, "
+        f"N={S.explicit_N})", e["ks2"], e["ks2_tol"])
+    ctx.card.close(
+        f"{arch}: explicit networks: Var J_11 / (omega^L/d) = 1 at N={S.explicit_N}",
+        1.0, e["J"]["ratio"], atol=e["J"]["ratio_tol"])
+    ctx.card.close(
+        f"{arch}: explicit networks: Var a_1 ratio = 1 at N={S.explicit_N}",
+        1.0, e["a"]["ratio"], atol=e["a"]["ratio_tol"])
 
 # %% [markdown]
 # ## The law of $a(x)$
@@ -279,7 +297,8 @@ for arch, e in EXPL.items():
 
 # %% tags=["hide-input"]
 mfat.chapter.glue("ch1_var_a_vanilla", PRED["vanilla ReLU"]["var_a"])
-plotting.glue_figure(figures.law(fig1, PRED, LAW, "a", "a_1", S), "ch1_law_a")
+plotting.glue_figure(figures.law(fig1, PRED, LAW, "a", "a_1", S),
+                     "ch1_law_a")
 
 # %% [markdown]
 # ```{glue:figure} ch1_law_a
@@ -297,9 +316,11 @@ plotting.glue_figure(figures.law(fig1, PRED, LAW, "a", "a_1", S), "ch1_law_a")
 # %%
 for arch in PRED:
     la = LAW[arch]["a"]
-    ctx.card.close(f"{arch}: Var a_1 / (alpha sigma_b^2 sum omega^(k-1)) = 1 (n={la['n']})", 1.0, la["ratio"],
-                   atol=la["ratio_tol"])
-    ctx.card.at_most(f"{arch}: KS distance of a_1 to its Gaussian", la["ks"], la["ks_tol"])
+    ctx.card.close(
+        f"{arch}: Var a_1 / (alpha sigma_b^2 sum omega^(k-1)) = 1 (n={la['n']})",
+        1.0, la["ratio"], atol=la["ratio_tol"])
+    ctx.card.at_most(f"{arch}: KS distance of a_1 to its Gaussian",
+                     la["ks"], la["ks_tol"])
 
 # %% [markdown]
 # ## $J$ and $a$ are independent, in the limit
@@ -318,13 +339,20 @@ for arch in PRED:
 # exact finite-width value.
 
 # %%
-DRAWS = {"paper": fig1["vanilla ReLU"]["chain"],
-         "narrow": ctx.cached("joint", lambda: rlm.joint_measurement(S, generator=ctx.generator(40)))["narrow"]}
-JOINT = {label: rlm.joint_summary(DRAWS[label], N, S, PRED["vanilla ReLU"])
-         for label, N in (("paper", S.N), ("narrow", rlm.NARROW_WIDTH))}
+DRAWS = {
+    "paper": fig1["vanilla ReLU"]["chain"], "narrow": ctx.cached(
+        "joint",
+        lambda: rlm.joint_measurement(S, generator=ctx.generator(40)))
+    ["narrow"]
+}
+JOINT = {
+    label: rlm.joint_summary(DRAWS[label], N, S, PRED["vanilla ReLU"])
+    for label, N in (("paper", S.N), ("narrow", rlm.NARROW_WIDTH))
+}
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.joint_law(DRAWS, JOINT, PRED["vanilla ReLU"], S), "ch1_joint")
+plotting.glue_figure(
+    figures.joint_law(DRAWS, JOINT, PRED["vanilla ReLU"], S), "ch1_joint")
 
 # %% [markdown]
 # ```{glue:figure} ch1_joint
@@ -344,11 +372,13 @@ plotting.glue_figure(figures.joint_law(DRAWS, JOINT, PRED["vanilla ReLU"], S), "
 # claims at the paper's width; at N=4 the tails are too heavy for sample moments of order 4 (the width
 # sweep below tests the same formulas at every width where they are light)
 j = JOINT["paper"]
-ctx.card.close(f"corr(J_11, a_1) = 0 at N={j['N']} (exact at every width)", 0.0, j["corr"], atol=j["corr_tol"])
-ctx.card.close(f"corr(J_11^2, a_1^2) equals its exact finite-width value at N={j['N']}", j["pred_sq"],
-               j["corr_sq"], atol=stats.Z_DEFAULT * j["corr_sq_se"])
+ctx.card.close(f"corr(J_11, a_1) = 0 at N={j['N']} (exact at every width)",
+               0.0, j["corr"], atol=j["corr_tol"])
+ctx.card.close(
+    f"corr(J_11^2, a_1^2) equals its exact finite-width value at N={j['N']}",
+    j["pred_sq"], j["corr_sq"], atol=stats.Z_DEFAULT * j["corr_sq_se"])
 mfat.chapter.glue("ch1_corr_sq_narrow", JOINT["narrow"]["corr_sq"])
-mfat.chapter.glue("ch1_corr_sq_paper", JOINT["paper"]["corr_sq"]);
+mfat.chapter.glue("ch1_corr_sq_paper", JOINT["paper"]["corr_sq"])
 
 # %% [markdown]
 # At $N=4$ the squares correlate at {glue:text}`ch1_corr_sq_narrow:.3f`; at the paper's width at
@@ -373,10 +403,14 @@ mfat.chapter.glue("ch1_corr_sq_paper", JOINT["paper"]["corr_sq"]);
 INPUTS = rlm.input_set(S)
 NET_IN = rlm.input_network(S)
 mfat.chapter.glue("ch1_inputs_n", S.inputs_n)
-inp = ctx.cached("inputs", lambda: rlm.inputs_measurement(S, INPUTS["x"], generator=ctx.generator(50)))
+inp = ctx.cached(
+    "inputs", lambda: rlm.inputs_measurement(S, INPUTS["x"], generator=ctx.
+                                             generator(50)))
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.input_independence(inp, INPUTS["labels"], NET_IN["var_J"], S), "ch1_inputs")
+plotting.glue_figure(
+    figures.input_independence(inp, INPUTS["labels"], NET_IN["var_J"], S),
+    "ch1_inputs")
 
 # %% [markdown]
 # ```{glue:figure} ch1_inputs
@@ -403,14 +437,18 @@ plotting.glue_figure(figures.input_independence(inp, INPUTS["labels"], NET_IN["v
 # %%
 LABELS = INPUTS["labels"]
 for label, lw in zip(LABELS, rlm.input_laws(inp, S)):
-    ctx.card.close(f"input independence: Var J_11 ratio = 1 at {label}", 1.0, lw["ratio"], atol=lw["ratio_tol"])
-    ctx.card.at_most(f"input independence: KS distance of J_11 at {label}", lw["ks"], lw["ks_tol"])
+    ctx.card.close(f"input independence: Var J_11 ratio = 1 at {label}",
+                   1.0, lw["ratio"], atol=lw["ratio_tol"])
+    ctx.card.at_most(f"input independence: KS distance of J_11 at {label}",
+                     lw["ks"], lw["ks_tol"])
 for c in rlm.input_correlations(inp, ((0, 1), (2, 3), (0, 2)), S.inputs_n):
     x1, x2 = LABELS[c["i"]], LABELS[c["j"]]
-    ctx.card.close(f"corr(J_11({x1}), J_11({x2})) = mean-field prediction", c["pred"], c["r"], atol=c["tol"])
-    ctx.card.close(f"corr(a_1({x1}), a_1({x2})) = mean-field prediction", c["pred_a"], c["r_a"], atol=c["tol_a"])
+    ctx.card.close(f"corr(J_11({x1}), J_11({x2})) = mean-field prediction",
+                   c["pred"], c["r"], atol=c["tol"])
+    ctx.card.close(f"corr(a_1({x1}), a_1({x2})) = mean-field prediction",
+                   c["pred_a"], c["r_a"], atol=c["tol_a"])
 mfat.chapter.glue("ch1_corr_gauss", inp["corr_J"][0, 1])
-mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3]);
+mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3])
 
 # %% [markdown]
 # One network's Jacobian at two independent random inputs correlates at
@@ -445,14 +483,18 @@ mfat.chapter.glue("ch1_corr_mnist", inp["corr_J"][2, 3]);
 # prediction from the mean-field correlation $r$ of the two Gaussian inputs.
 
 # %%
-adv_all = ctx.cached("adversarial", lambda: rlm.adversarial_measurement(
-    S, INPUTS["mnist"][0], generators=ctx.generator))
+adv_all = ctx.cached(
+    "adversarial", lambda: rlm.adversarial_measurement(
+        S, INPUTS["mnist"][0], generators=ctx.generator))
 ADV_ROWS, ADV_LAWS = rlm.adversarial_summary(adv_all, S)
-SEL = rlm.selection_summary(inp["J"][:, :2], NET_IN["var_J"], inp["pred_corr_J"][0, 1])
+SEL = rlm.selection_summary(inp["J"][:, :2], NET_IN["var_J"],
+                            inp["pred_corr_J"][0, 1])
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.parameter_dependent_inputs(adv_all[S.adv_widths[0]], SEL, inp["J"][:, 0],
-                                                        NET_IN["var_J"], S.adv_widths[0], S), "ch1_selected")
+plotting.glue_figure(
+    figures.parameter_dependent_inputs(adv_all[S.adv_widths[0]], SEL,
+                                       inp["J"][:, 0], NET_IN["var_J"],
+                                       S.adv_widths[0], S), "ch1_selected")
 
 # %% [markdown]
 # ```{glue:figure} ch1_selected
@@ -474,22 +516,33 @@ plotting.glue_figure(figures.parameter_dependent_inputs(adv_all[S.adv_widths[0]]
 for row in ADV_ROWS:
     N = row["N"]
     for label, lw in ADV_LAWS[N].items():
-        ctx.card.close(f"{label}: Var J_11 ratio = 1 (explicit networks, N={N})", 1.0, lw["ratio"],
-                       atol=lw["ratio_tol"])
-        ctx.card.at_most(f"{label}: KS distance of J_11 (N={N})", lw["ks"], lw["ks_tol"])
-    ctx.card.close(f"clean digit: mean square of the row J_1. = omega^L/d (exact at every width, N={N})", 1.0,
-                   row["row_clean"], atol=stats.Z_DEFAULT * row["row_clean_se"])
-    ctx.card.at_most(f"adversarial input: |shift of the row mean square| is within the finite-width spread "
-                     f"sqrt(kappa_J/3) of |J_1.|^2 across regions (N={N})", abs(row["shift"]), row["spread"],
-                     note=f"measured shift {row['shift']:+.3f} +- {row['shift_se']:.3f} (1 se)")
-ctx.card.close("selected input: E max(J^2, J'^2) / (omega^L/d) = 1 + (2/pi) sqrt(1 - r^2)", SEL["predicted"],
-               SEL["mean"], atol=SEL["tol"])
+        ctx.card.close(
+            f"{label}: Var J_11 ratio = 1 (explicit networks, N={N})", 1.0,
+            lw["ratio"], atol=lw["ratio_tol"])
+        ctx.card.at_most(f"{label}: KS distance of J_11 (N={N})", lw["ks"],
+                         lw["ks_tol"])
+    ctx.card.close(
+        f"clean digit: mean square of the row J_1. = omega^L/d (exact at every width, N={N})",
+        1.0, row["row_clean"], atol=stats.Z_DEFAULT * row["row_clean_se"])
+    ctx.card.at_most(
+        f"adversarial input: |shift of the row mean square| is within the finite-width spread "
+        f"sqrt(kappa_J/3) of |J_1.|^2 across regions (N={N})",
+        abs(row["shift"]), row["spread"], note=
+        f"measured shift {row['shift']:+.3f} +- {row['shift_se']:.3f} (1 se)"
+    )
+ctx.card.close(
+    "selected input: E max(J^2, J'^2) / (omega^L/d) = 1 + (2/pi) sqrt(1 - r^2)",
+    SEL["predicted"], SEL["mean"], atol=SEL["tol"])
 for key, value in ADV_ROWS[0].items():
     mfat.chapter.glue(f"ch1_adv_{key}", value)
-trend = "; ".join(f"{r['shift']:+.3f} ± {r['shift_se']:.3f} at N={r['N']}" for r in ADV_ROWS)
-mfat.chapter.glue("ch1_adv_trend", f"Across the widths of this run the shift was {trend} (one standard error)."
-                  if len(ADV_ROWS) > 1 else
-                  "The full profile repeats the attack on wider networks to show how the shift changes with N.")
+trend = "; ".join(f"{r['shift']:+.3f} ± {r['shift_se']:.3f} at N={r['N']}"
+                  for r in ADV_ROWS)
+mfat.chapter.glue(
+    "ch1_adv_trend",
+    f"Across the widths of this run the shift was {trend} (one standard error)."
+    if len(ADV_ROWS) > 1 else
+    "The full profile repeats the attack on wider networks to show how the shift changes with N."
+)
 mfat.chapter.glue("ch1_sel_mean", SEL["mean"])
 mfat.chapter.glue("ch1_sel_pred", SEL["predicted"])
 rlm.adversarial_table(ADV_ROWS)
@@ -519,8 +572,10 @@ rlm.adversarial_table(ADV_ROWS)
 # measurement is farthest from the exact value in units of its tolerance.
 
 # %%
-ws = ctx.cached("width", lambda: rlm.width_sweep(rlm.arch_spec(S, "vanilla ReLU"), S.widths, S.width_n,
-                                                 generator=ctx.generator(70)))
+ws = ctx.cached(
+    "width",
+    lambda: rlm.width_sweep(rlm.arch_spec(S, "vanilla ReLU"), S.widths, S.
+                            width_n, generator=ctx.generator(70)))
 WW = rlm.width_worst(ws, S.width_n)
 
 # %% tags=["hide-input"]
@@ -546,18 +601,23 @@ plotting.glue_figure(figures.finite_width(ws, WW, S), "ch1_width")
 # %%
 Ns, Nl = ws["widths"], ws["widths"][WW["light"]]
 light = f"N={int(Nl[0])}..{int(Nl[-1])}, "
-for key, text in (("ratio", "Var J_11 exact at every width ("),
-                  ("kurt", f"excess kurtosis of J_11 = 3[(1+2/N)(1+5/N)^L-1] ({light}"),
-                  ("corr_sq", f"corr(J^2, a^2) exact ({light}"), ("corr", f"corr(J, a) = 0 ({light}")):
+for key, text in (("ratio", "Var J_11 exact at every width ("), (
+        "kurt",
+        f"excess kurtosis of J_11 = 3[(1+2/N)(1+5/N)^L-1] ({light}"),
+                  ("corr_sq", f"corr(J^2, a^2) exact ({light}"),
+                  ("corr", f"corr(J, a) = 0 ({light}")):
     c = WW[key]
-    ctx.card.close(f"finite width: {text}worst N={int(Ns[c['index']])})", c["predicted"], c["measured"],
-                   atol=c["atol"])
-ctx.card.at_least(f"finite width: Gaussianity rejected at N={int(Ns[0])} (KS above the critical value)",
-                  ws["ks_J"][0], stats.ks_tolerance(S.width_n))
-ctx.card.at_most(f"finite width: KS within sampling noise at N={int(Ns[-1])}", ws["ks_J"][-1],
-                 stats.ks_tolerance(S.width_n))
+    ctx.card.close(f"finite width: {text}worst N={int(Ns[c['index']])})",
+                   c["predicted"], c["measured"], atol=c["atol"])
+ctx.card.at_least(
+    f"finite width: Gaussianity rejected at N={int(Ns[0])} (KS above the critical value)",
+    ws["ks_J"][0], stats.ks_tolerance(S.width_n))
+ctx.card.at_most(
+    f"finite width: KS within sampling noise at N={int(Ns[-1])}",
+    ws["ks_J"][-1], stats.ks_tolerance(S.width_n))
 mfat.chapter.glue("ch1_light_N", int(Nl[0]))
-mfat.chapter.glue("ch1_kurt_paper", theory.jacobian_excess_kurtosis(S.N, S.L, S.sigma_w2));
+mfat.chapter.glue("ch1_kurt_paper",
+                  theory.jacobian_excess_kurtosis(S.N, S.L, S.sigma_w2))
 
 # %% [markdown]
 # Top left: the variance ratio sits at 1 at *every* width, as derived. What the width controls is the
@@ -579,8 +639,10 @@ mfat.chapter.glue("ch1_kurt_paper", theory.jacobian_excess_kurtosis(S.N, S.L, S.
 # units of its tolerance (`rlm.depth_worst`).
 
 # %%
-dp = ctx.cached("depth", lambda: rlm.depth_sweep(rlm.arch_spec(S, "vanilla ReLU", L=S.depth_L),
-                                                 S.depth_sigma_w2, S.depth_n, generator=ctx.generator(80)))
+dp = ctx.cached(
+    "depth", lambda: rlm.depth_sweep(
+        rlm.arch_spec(S, "vanilla ReLU", L=S.depth_L), S.depth_sigma_w2, S.
+        depth_n, generator=ctx.generator(80)))
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.depth(dp, S), "ch1_depth")
@@ -601,8 +663,9 @@ plotting.glue_figure(figures.depth(dp, S), "ch1_depth")
 
 # %%
 for c in rlm.depth_worst(dp, S.depth_n):
-    ctx.card.close(f"depth sweep sigma_w^2={c['sigma_w2']:g}: Var {c['key']} ratio = 1 at every depth "
-                   f"(worst L={c['depth']})", 1.0, c["ratio"], atol=c["atol"])
+    ctx.card.close(
+        f"depth sweep sigma_w^2={c['sigma_w2']:g}: Var {c['key']} ratio = 1 at every depth "
+        f"(worst L={c['depth']})", 1.0, c["ratio"], atol=c["atol"])
 
 # %% [markdown]
 # The prediction of {prf:ref}`thm-random-linear-map` for other gains, one setting at a time: the dashed
@@ -611,7 +674,8 @@ for c in rlm.depth_worst(dp, S.depth_n):
 # other settings show the prediction only.
 
 # %% tags=["hide-input"]
-mfat.chapter.glue("ch1_depth_grid", "{" + ", ".join(f"{w:g}" for w in dp["sigma_w2"]) + "}")
+mfat.chapter.glue("ch1_depth_grid",
+                  "{" + ", ".join(f"{w:g}" for w in dp["sigma_w2"]) + "}")
 show(figures.depth_slider(dp, S), "ch1_depth_slider")
 
 # %% [markdown]
@@ -631,12 +695,15 @@ show(figures.depth_slider(dp, S), "ch1_depth_slider")
 
 # %%
 mfat.chapter.glue("ch1_speed_n_units", rlm.SPEED_NETWORKS)
-speed = ctx.cached("speed", lambda: rlm.speed_measurement(S, x_fixed, generator=ctx.generator(90)))
+speed = ctx.cached(
+    "speed",
+    lambda: rlm.speed_measurement(S, x_fixed, generator=ctx.generator(90)))
 SPEED = rlm.sampler_speeds(fig1, speed, S)
 for key, value in SPEED.items():
     mfat.chapter.glue(f"ch1_speed_{key}", value)
-print(f"chain {SPEED['chain']:,.0f}/s, units {SPEED['units']:.1f}/s at N={S.N}; "
-      f"explicit {SPEED['explicit']:.1f}/s at N={S.explicit_N}")
+print(
+    f"chain {SPEED['chain']:,.0f}/s, units {SPEED['units']:.1f}/s at N={S.N}; "
+    f"explicit {SPEED['explicit']:.1f}/s at N={S.explicit_N}")
 
 # %% [markdown]
 # ## Try it yourself

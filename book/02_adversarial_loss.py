@@ -105,15 +105,17 @@ from mfat.chapter.figures import adversarial_loss as figures
 from mfat.chapter.interactive import show
 from mfat.experiments import adversarial_loss as al
 
-ctx = mfat.chapter.start("02_adversarial_loss", profile, overrides, seed=seed, device=device,
-                         replay=replay, theorem="Theorem 5.1")
+ctx = mfat.chapter.start("02_adversarial_loss", profile, overrides,
+                         seed=seed, device=device, replay=replay,
+                         theorem="Theorem 5.1")
 S = ctx.settings
 Z = stats.Z_DEFAULT
 PAIRS = al.threat_pairs(S.ps, S.qs)
 LABEL = {pq: al.pair_label(*pq) for pq in PAIRS}
-for name in ("L", "N", "K", "eps", "n_networks", "id_N", "id_K", "table_samples",
-             "sweep_N", "depth_d", "depth_K", "K_d", "law_samples", "width_K", "width_d",
-             "mf_N", "mf_K", "mf_samples"):
+for name in ("L", "N", "K", "eps", "n_networks", "id_N", "id_K",
+             "table_samples", "sweep_N", "depth_d", "depth_K", "K_d",
+             "law_samples", "width_K", "width_d", "mf_N", "mf_K",
+             "mf_samples"):
     mfat.chapter.glue(f"ch2_{name}", getattr(S, name))
 mfat.chapter.glue("ch2_n_examples", S.n_networks * S.n_inputs)
 mfat.chapter.settings.describe("02_adversarial_loss")
@@ -134,9 +136,11 @@ except ValueError as err:
 # A ReLU-like network is continuous and piecewise affine, so along the segment from $x$ to $x+\eta$
 #
 # $$
+# \begin{gathered}
 # f(x+\eta) - f(x) = \int_0^1 J(x+s\eta)\,\eta\,ds
-# \quad\Longrightarrow\quad
+# \\ \Longrightarrow\quad
 # \lVert f(x+\eta)-f(x)\rVert_q\le\max_{s}\lVert J(x+s\eta)\rVert_{p,q}\,\lVert\eta\rVert_p ,
+# \end{gathered}
 # $$
 #
 # which gives step 1 after maximising over $\lVert\eta\rVert_p\le\epsilon$. Inside the activation region of
@@ -170,12 +174,14 @@ except ValueError as err:
 # network and images are then attacked at every budget of a grid, for the law in $\epsilon$ further down.
 
 # %%
-ident_res = ctx.cached("identity", lambda: al.identity_measurement(
-    S, generator=ctx.generator(1), device=ctx.device))
+ident_res = ctx.cached(
+    "identity", lambda: al.identity_measurement(S, generator=ctx.generator(
+        1), device=ctx.device))
 ident = ident_res["identity"]
 identity_table = al.identity_summary(ident, PAIRS)
-identity_table.style.format("{:.3g}", subset=identity_table.columns[2:]).format(
-    "{:.2e}", subset=["eps"])
+identity_table.style.format("{:.3g}",
+                            subset=identity_table.columns[2:]).format(
+                                "{:.2e}", subset=["eps"])
 
 # %% [markdown]
 # Inside the region the attack's value divided by $\epsilon\lVert J(x)\rVert_{p,q}$ is 1 up to rounding; for the
@@ -195,17 +201,23 @@ identity_table.style.format("{:.3g}", subset=identity_table.columns[2:]).format(
 margin = al.identity_margins(ident)
 for j, pq in enumerate(PAIRS):
     if ident["exact"][j]:
-        ctx.card.at_most(f"{LABEL[pq]} small eps: attack = eps ||J(x)|| "
-                         "(worst |ratio - 1| over examples)", margin["ratio_gap"][j], 0.01)
+        ctx.card.at_most(
+            f"{LABEL[pq]} small eps: attack = eps ||J(x)|| "
+            "(worst |ratio - 1| over examples)", margin["ratio_gap"][j],
+            0.01)
     else:
-        ctx.card.at_least(f"{LABEL[pq]} small eps: attack / (eps lower bound on ||J||), "
-                          "worst example", margin["lower_ratio"][j], 1.0, tol=0.01)
-        ctx.card.at_most(f"{LABEL[pq]} small eps: attack / (eps upper bound on ||J||) - 1 "
-                         "- rounding, worst example", margin["upper_excess"][j], 0.0)
-ctx.card.at_most("small eps: units flipped at the attack's point (all pairs, all examples)",
-                 margin["flips"], 0.0)
-ctx.card.at_most("small eps: random-start PGD / (eps upper bound on ||J||) - 1 - rounding "
-                 "(all pairs, worst)", margin["pgd_excess"], 0.0)
+        ctx.card.at_least(
+            f"{LABEL[pq]} small eps: attack / (eps lower bound on ||J||), "
+            "worst example", margin["lower_ratio"][j], 1.0, tol=0.01)
+        ctx.card.at_most(
+            f"{LABEL[pq]} small eps: attack / (eps upper bound on ||J||) - 1 "
+            "- rounding, worst example", margin["upper_excess"][j], 0.0)
+ctx.card.at_most(
+    "small eps: units flipped at the attack's point (all pairs, all examples)",
+    margin["flips"], 0.0)
+ctx.card.at_most(
+    "small eps: random-start PGD / (eps upper bound on ||J||) - 1 - rounding "
+    "(all pairs, worst)", margin["pgd_excess"], 0.0)
 mfat.chapter.glue("ch2_pgd_shortfall", margin["pgd_shortfall"])
 
 # %% [markdown]
@@ -249,12 +261,15 @@ plotting.glue_figure(figures.eps_sweep(ident_res, S), "ch2_eps_sweep")
 
 # %%
 sweep_margin = al.eps_sweep_margins(ident_res, S.eps_grid)
-ctx.card.holds("eps sweep: some (example, budget) pairs lie below the region radius",
-               sweep_margin["n_below"] > 0, measured=sweep_margin["n_below"])
-ctx.card.at_most("eps sweep: units flipped at budgets below the example's region radius",
-                 sweep_margin["flips_below"], 0.0)
-ctx.card.at_most("eps sweep: |L_adv / (eps ||J(x)||) - 1| - rounding, below the region "
-                 "radius (worst)", sweep_margin["linear_gap_below"], 0.0)
+ctx.card.holds(
+    "eps sweep: some (example, budget) pairs lie below the region radius",
+    sweep_margin["n_below"] > 0, measured=sweep_margin["n_below"])
+ctx.card.at_most(
+    "eps sweep: units flipped at budgets below the example's region radius",
+    sweep_margin["flips_below"], 0.0)
+ctx.card.at_most(
+    "eps sweep: |L_adv / (eps ||J(x)||) - 1| - rounding, below the region "
+    "radius (worst)", sweep_margin["linear_gap_below"], 0.0)
 
 # %% [markdown]
 # ## The $\beta$ table (the paper's Fig. 2)
@@ -280,8 +295,9 @@ ctx.card.at_most("eps sweep: |L_adv / (eps ||J(x)||) - 1| - rounding, below the 
 # `al.gaussian_norms`, the one Monte Carlo of $\beta$ that every section of this page uses.
 
 # %%
-table = ctx.cached("beta_table", lambda: al.beta_table_measurement(
-    S, generator=ctx.generator(2), device=ctx.device))
+table = ctx.cached(
+    "beta_table", lambda: al.beta_table_measurement(
+        S, generator=ctx.generator(2), device=ctx.device))
 beta_tables = al.beta_table_summary(table, PAIRS, zip(S.table_K, S.table_d))
 beta_tables.style.format(
     "{:.4g}", subset=["closed-form upper bound", "Monte Carlo", "MC s.e."])
@@ -298,8 +314,9 @@ beta_tables.style.format(
 # %%
 for K, d in zip(S.table_K, S.table_d):
     pq, mean, bound, se = al.tightest_beta_entry(table, PAIRS, K, d)
-    ctx.card.at_most(f"beta table K={K}, d={d}: Monte Carlo <= closed-form bound "
-                     f"(tightest: {LABEL[pq]})", mean, bound, tol=Z * se)
+    ctx.card.at_most(
+        f"beta table K={K}, d={d}: Monte Carlo <= closed-form bound "
+        f"(tightest: {LABEL[pq]})", mean, bound, tol=Z * se)
 
 # %% [markdown]
 # ## The paper's Fig. 3: the adversarial loss against the input dimension
@@ -325,11 +342,13 @@ for K, d in zip(S.table_K, S.table_d):
 # finite-width allowance and the predicted slope of the claims.
 
 # %%
-GAIN = theory.omega(S.sigma_w2) ** (S.L / 2)
-fig3 = ctx.cached_units("fig3", *al.fig3_units(
-    S, seed=S.seed + 3, device=ctx.device), schema=2, gpus=ctx.unit_gpus)
-fig3_law = ctx.cached("fig3-law", lambda: al.fig3_law_measurement(
-    S, generator=ctx.generator(8)))
+GAIN = theory.omega(S.sigma_w2)**(S.L / 2)
+fig3 = ctx.cached_units(
+    "fig3", *al.fig3_units(S, seed=S.seed + 3, device=ctx.device), schema=2,
+    gpus=ctx.unit_gpus)
+fig3_law = ctx.cached(
+    "fig3-law",
+    lambda: al.fig3_law_measurement(S, generator=ctx.generator(8)))
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.fig3(fig3, S, GAIN), "ch2_fig3")
@@ -382,21 +401,25 @@ plotting.glue_figure(figures.fig3(fig3, S, GAIN), "ch2_fig3")
 # fitted to (`al.log_slope`, the delta method). `al.bound_and_slope` returns, per pair, the ratio at the $d$ of
 # smallest margin and both slopes; the same two claims are made again for Fig. 3 at the paper's width below.
 
+
 # %%
 def bound_and_slope_claims(name, checks):
     """Per pair: mean / bound at the d of smallest margin, and the log-log slope in d."""
     for pq, k in checks.items():
-        ctx.card.at_most(f"{name} {LABEL[pq]}: mean / (eps beta omega^(L/2)) (smallest margin: "
-                         f"d = {k['d']}, beta: {k['beta']}, allowance {k['allowance']:.3f})",
-                         k["ratio"], k["allowance"], tol=Z * k["ratio_se"])
-        ctx.card.close(f"{name} {LABEL[pq]}: log-log slope in d", k["slope_predicted"],
-                       k["slope_measured"], atol=k["slope_tolerance"])
+        ctx.card.at_most(
+            f"{name} {LABEL[pq]}: mean / (eps beta omega^(L/2)) (smallest margin: "
+            f"d = {k['d']}, beta: {k['beta']}, allowance {k['allowance']:.3f})",
+            k["ratio"], k["allowance"], tol=Z * k["ratio_se"])
+        ctx.card.close(f"{name} {LABEL[pq]}: log-log slope in d",
+                       k["slope_predicted"], k["slope_measured"],
+                       atol=k["slope_tolerance"])
 
 
-allowance = al.finite_width_allowance(fig3_law, fig3["beta"], PAIRS, S.d_values, S.K,
-                                      GAIN)
-fig3_check = al.bound_and_slope(al.loss_summary(fig3), fig3["beta"], PAIRS, S.d_values, S.K,
-                                S.eps * GAIN, allowance, reference=al.law_summary(fig3_law))
+allowance = al.finite_width_allowance(fig3_law, fig3["beta"], PAIRS,
+                                      S.d_values, S.K, GAIN)
+fig3_check = al.bound_and_slope(al.loss_summary(fig3), fig3["beta"], PAIRS,
+                                S.d_values, S.K, S.eps * GAIN, allowance,
+                                reference=al.law_summary(fig3_law))
 bound_and_slope_claims("Fig. 3", fig3_check["claims"])
 fig3_check["slopes"].style.format("{:.3f}", subset=al.SLOPE_COLUMNS)
 
@@ -435,11 +458,14 @@ show(figures.fig3_slider(fig3, S, GAIN), "ch2_fig3_slider")
 
 # %%
 D_2INF, K_2INF = al.beta_2inf_grid(S.d_values, S.K)
-b2inf = ctx.cached("beta_2inf", lambda: al.beta_2inf_measurement(
-    D_2INF, K_2INF, S.beta_samples, generator=ctx.generator(7), device=ctx.device))
+b2inf = ctx.cached(
+    "beta_2inf", lambda: al.beta_2inf_measurement(
+        D_2INF, K_2INF, S.beta_samples, generator=ctx.generator(7), device=
+        ctx.device))
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.beta_2inf(b2inf, D_2INF, K_2INF), "ch2_beta_2inf")
+plotting.glue_figure(figures.beta_2inf(b2inf, D_2INF, K_2INF),
+                     "ch2_beta_2inf")
 
 # %% [markdown]
 # ```{glue:figure} ch2_beta_2inf
@@ -463,10 +489,11 @@ plotting.glue_figure(figures.beta_2inf(b2inf, D_2INF, K_2INF), "ch2_beta_2inf")
 # %%
 d_top = int(D_2INF.max())
 for b in al.beta_2inf_bracket(b2inf, K_2INF, d_top):
-    ctx.card.at_least(f"beta_(2,inf)(d={d_top}, K={b['K']}) >= m_d/sqrt(d)", b["mean"],
-                      b["lower"], tol=Z * b["se"])
-    ctx.card.at_most(f"beta_(2,inf)(d={d_top}, K={b['K']}) <= (m_d + sqrt(2 ln K))/sqrt(d)",
-                     b["mean"], b["upper"], tol=Z * b["se"])
+    ctx.card.at_least(f"beta_(2,inf)(d={d_top}, K={b['K']}) >= m_d/sqrt(d)",
+                      b["mean"], b["lower"], tol=Z * b["se"])
+    ctx.card.at_most(
+        f"beta_(2,inf)(d={d_top}, K={b['K']}) <= (m_d + sqrt(2 ln K))/sqrt(d)",
+        b["mean"], b["upper"], tol=Z * b["se"])
 
 # %% [markdown]
 # ## The laws in depth and in $K$, in the small-budget limit
@@ -486,8 +513,9 @@ for b in al.beta_2inf_bracket(b2inf, K_2INF, d_top):
 # $\omega^{L/2}$.
 
 # %%
-depth = ctx.cached("depth", lambda: al.depth_measurement(
-    S, generator=ctx.generator(4), device=ctx.device))
+depth = ctx.cached(
+    "depth", lambda: al.depth_measurement(S, generator=ctx.generator(4),
+                                          device=ctx.device))
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.depth_law(depth, S), "ch2_depth")
@@ -520,11 +548,13 @@ plotting.glue_figure(figures.depth_law(depth, S), "ch2_depth")
 
 # %%
 networks = al.depth_networks(S.depth_sigma_w2, S.residual_sigma_w2)
-depth_law = al.depth_slopes(depth, networks, al.diagonal_pairs(PAIRS), S.depths)
+depth_law = al.depth_slopes(depth, networks, al.diagonal_pairs(PAIRS),
+                            S.depths)
 for (pair, network), row in depth_law.iterrows():
-    ctx.card.close(f"depth law {pair}, {network}: slope of ln(L_adv/eps) per layer = "
-                   "ln(omega)/2", row["predicted slope ln(omega)/2"], row["measured slope"],
-                   atol=row["tolerance"])
+    ctx.card.close(
+        f"depth law {pair}, {network}: slope of ln(L_adv/eps) per layer = "
+        "ln(omega)/2", row["predicted slope ln(omega)/2"],
+        row["measured slope"], atol=row["tolerance"])
 depth_law.style.format("{:.4f}")
 
 # %% [markdown]
@@ -534,8 +564,9 @@ depth_law.style.format("{:.4f}")
 # estimated by Monte Carlo at every $K$ of the grid:
 
 # %%
-ksw = ctx.cached("K_sweep", lambda: al.k_measurement(
-    S, generator=ctx.generator(5), device=ctx.device))
+ksw = ctx.cached(
+    "K_sweep", lambda: al.k_measurement(S, generator=ctx.generator(5),
+                                        device=ctx.device))
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.k_law(ksw, S, GAIN), "ch2_k")
@@ -563,13 +594,15 @@ plotting.glue_figure(figures.k_law(ksw, S, GAIN), "ch2_k")
 # %%
 k_law = al.k_slopes(ksw, PAIRS, S.K_values)
 for pair, row in k_law.iterrows():
-    ctx.card.close(f"K law {pair}: log-log slope of L_adv/eps (small eps) in K",
-                   row["predicted slope"], row["measured slope"], atol=row["tolerance"])
+    ctx.card.close(
+        f"K law {pair}: log-log slope of L_adv/eps (small eps) in K",
+        row["predicted slope"], row["measured slope"],
+        atol=row["tolerance"])
 for p, order in al.slopes_by_q(k_law, PAIRS).items():
-    ctx.card.holds(f"K law, p = {al.exponent_symbol(p)}: slopes decrease from q = 1 to "
-                   "q = inf",
-                   all(a > b for a, b in zip(order, order[1:])),
-                   measured=", ".join(f"{x:.3f}" for x in order))
+    ctx.card.holds(
+        f"K law, p = {al.exponent_symbol(p)}: slopes decrease from q = 1 to "
+        "q = inf", all(a > b for a, b in zip(order, order[1:])),
+        measured=", ".join(f"{x:.3f}" for x in order))
 k_law.style.format("{:.3f}")
 
 # %% [markdown]
@@ -603,18 +636,21 @@ k_law.style.format("{:.3f}")
 # widths, below. `al.law_agreement` measures every difference of means in units of its standard error and
 # returns the largest, which the claim asserts.
 
+
 # %%
 def law_claim(name, worst):
     """Explicit networks and the exact law agree at their worst setting and pair."""
-    ctx.card.close(f"{name}: explicit networks' E||J||_(p,q) = exact finite-width law "
-                   f"(worst: {worst['label']}, {LABEL[worst['pair']]})", worst["law"],
-                   worst["explicit"], atol=Z * worst["se"])
+    ctx.card.close(
+        f"{name}: explicit networks' E||J||_(p,q) = exact finite-width law "
+        f"(worst: {worst['label']}, {LABEL[worst['pair']]})", worst["law"],
+        worst["explicit"], atol=Z * worst["se"])
 
 
 fig3_agree, fig3_worst = al.law_agreement(fig3, fig3_law["norm"], PAIRS,
                                           [f"d={d}" for d in S.d_values])
 law_claim("Fig. 3 networks", fig3_worst)
-fig3_agree.pivot(index="(p,q)", columns="setting", values="ratio").style.format("{:.4f}")
+fig3_agree.pivot(index="(p,q)", columns="setting",
+                 values="ratio").style.format("{:.4f}")
 
 # %% [markdown]
 # The table shows explicit over exact-law means, per pair and $d$. Now the width sweep: explicit networks at
@@ -625,8 +661,9 @@ fig3_agree.pivot(index="(p,q)", columns="setting", values="ratio").style.format(
 
 # %%
 LAW_WIDTHS = al.law_widths(S.widths, S.law_widths)
-wsw = ctx.cached_units("width-law", *al.width_units(
-    S, seed=S.seed + 6, device=ctx.device), schema=2, gpus=ctx.unit_gpus)
+wsw = ctx.cached_units(
+    "width-law", *al.width_units(S, seed=S.seed + 6, device=ctx.device),
+    schema=2, gpus=ctx.unit_gpus)
 excess = al.finite_width_excess(wsw, PAIRS, GAIN)
 
 # %% tags=["hide-input"]
@@ -657,7 +694,8 @@ law_at_widths = wsw["law"]["norm"][[LAW_WIDTHS.index(N) for N in S.widths]]
 width_agree, width_worst = al.law_agreement(wsw, law_at_widths, PAIRS,
                                             [f"N={N}" for N in S.widths])
 law_claim("width sweep", width_worst)
-width_agree.pivot(index="(p,q)", columns="setting", values="ratio").style.format("{:.4f}")
+width_agree.pivot(index="(p,q)", columns="setting",
+                  values="ratio").style.format("{:.4f}")
 
 # %% [markdown]
 # The $(2,2)$ norm is the most sensitive: with $K > d$ it is set by the largest eigenvalue of
@@ -669,14 +707,17 @@ width_agree.pivot(index="(p,q)", columns="setting", values="ratio").style.format
 
 # %%
 drop = al.excess_decline(excess["explicit"])
-ctx.card.at_most(f"finite width {LABEL[drop['pair']]}: excess at N={S.widths[-1]} <= excess at "
-                 f"N={S.widths[0]} - 4 s.e.", drop["last"],
-                 drop["first"] - Z * math.hypot(drop["first_se"], drop["last_se"]))
+ctx.card.at_most(
+    f"finite width {LABEL[drop['pair']]}: excess at N={S.widths[-1]} <= excess at "
+    f"N={S.widths[0]} - 4 s.e.", drop["last"],
+    drop["first"] - Z * math.hypot(drop["first_se"], drop["last_se"]))
 at_paper = al.law_excess_at(excess["law"], LAW_WIDTHS)
-ctx.card.at_most(f"exact law at N={at_paper['width']}: largest excess "
-                 f"({LABEL[at_paper['pair']]}) <= 5%", at_paper["excess"], 0.05,
-                 tol=Z * at_paper["se"])
-for name, value in [("ch2_excess_small", drop["first"]), ("ch2_excess_large", drop["last"]),
+ctx.card.at_most(
+    f"exact law at N={at_paper['width']}: largest excess "
+    f"({LABEL[at_paper['pair']]}) <= 5%", at_paper["excess"], 0.05,
+    tol=Z * at_paper["se"])
+for name, value in [("ch2_excess_small", drop["first"]),
+                    ("ch2_excess_large", drop["last"]),
                     ("ch2_excess_paper", at_paper["excess"]),
                     ("ch2_paper_N", at_paper["width"])]:
     mfat.chapter.glue(name, value)
@@ -700,13 +741,16 @@ print(f"largest excess: {LABEL[drop['pair']]}")
 # $40d$ wide, and the exact law's excess (about 1% there) grows with $d$.
 
 # %%
-FW_SLOPE = math.log(1.05) / math.log(max(S.mf_d_values) / min(S.mf_d_values))
+FW_SLOPE = math.log(1.05) / math.log(
+    max(S.mf_d_values) / min(S.mf_d_values))
 mfat.chapter.glue("ch2_fw_slope", FW_SLOPE)
-paper = ctx.cached("paper-law", lambda: al.paper_law_measurement(
-    S, generator=ctx.generator(9), device=ctx.device))
+paper = ctx.cached(
+    "paper-law", lambda: al.paper_law_measurement(
+        S, generator=ctx.generator(9), device=ctx.device))
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.fig3_exact_law(paper, S, GAIN), "ch2_fig3_exact")
+plotting.glue_figure(figures.fig3_exact_law(paper, S, GAIN),
+                     "ch2_fig3_exact")
 
 # %% [markdown]
 # ```{glue:figure} ch2_fig3_exact
@@ -727,8 +771,9 @@ plotting.glue_figure(figures.fig3_exact_law(paper, S, GAIN), "ch2_fig3_exact")
 # slopes are compared with those of the Monte Carlo $\beta$ itself: the mean-field prediction.
 
 # %%
-paper_check = al.bound_and_slope(al.law_summary(paper), paper["beta"], PAIRS, S.mf_d_values,
-                                 S.mf_K, GAIN, 1.05, slope_allowance=FW_SLOPE)
+paper_check = al.bound_and_slope(al.law_summary(paper), paper["beta"],
+                                 PAIRS, S.mf_d_values, S.mf_K, GAIN, 1.05,
+                                 slope_allowance=FW_SLOPE)
 bound_and_slope_claims("Fig. 3 exact law", paper_check["claims"])
 paper_check["slopes"].style.format("{:.3f}", subset=al.SLOPE_COLUMNS)
 
@@ -747,11 +792,15 @@ paper_check["bounds"].pivot(index="(p,q)", columns="d",
 # $\epsilon\beta\omega^{L/2}$ with $\beta$ the expectation and with the closed-form bound.
 
 # %%
-tightness = al.tightness_table(fig3, PAIRS, S.d_values, eps=S.eps, K=S.K, gain=GAIN)
-inf_pair = LABEL[(math.inf, math.inf) if (math.inf, math.inf) in PAIRS else PAIRS[-1]]
+tightness = al.tightness_table(fig3, PAIRS, S.d_values, eps=S.eps, K=S.K,
+                               gain=GAIN)
+inf_pair = LABEL[(math.inf, math.inf) if
+                 (math.inf, math.inf) in PAIRS else PAIRS[-1]]
 mfat.chapter.glue("ch2_flips_inf", tightness.loc[inf_pair, "units flipped"])
-mfat.chapter.glue("ch2_tight_inf", tightness.loc[inf_pair, "L_adv / (eps ||J(x)||)"])
-tightness.style.format("{:.3f}", subset=[c for c in tightness.columns if c != "MC is"])
+mfat.chapter.glue("ch2_tight_inf", tightness.loc[inf_pair,
+                                                 "L_adv / (eps ||J(x)||)"])
+tightness.style.format(
+    "{:.3f}", subset=[c for c in tightness.columns if c != "MC is"])
 
 # %% [markdown]
 # For $p\in\{1,2\}$ the budget is tiny next to $\lVert x\rVert_2 = \sqrt d$ and almost no unit flips: the attack

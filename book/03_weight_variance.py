@@ -148,8 +148,9 @@ load = dict(scaling="unit", device=ctx.device)
 X, y = mfat.data.load("mnist", "train", n=S.n_train, **load)
 X_test, y_test = mfat.data.load("mnist", "test", n=1000, **load)
 d, K = X.shape[1], 10
-ident = ctx.cached("identity", lambda: wv.identity_measurement(
-    X, S, K=K, device=ctx.device))
+ident = ctx.cached(
+    "identity",
+    lambda: wv.identity_measurement(X, S, K=K, device=ctx.device))
 wv.identity_table(ident)
 
 # %% [markdown]
@@ -158,10 +159,11 @@ wv.identity_table(ident)
 
 # %%
 for case, worst in wv.exact_identity_deviations(ident).items():
-    ctx.card.close("vanilla identity <W^(l), grad L_adv> / L_adv = 1, "
-                   f"every layer and example: {case}", 1.0, 1.0 + worst,
-                   atol=1e-4, note="tolerance 1e-4")
-mfat.chapter.glue("ch3_id_worst", wv.vanilla_identity_worst(ident));
+    ctx.card.close(
+        "vanilla identity <W^(l), grad L_adv> / L_adv = 1, "
+        f"every layer and example: {case}", 1.0, 1.0 + worst, atol=1e-4,
+        note="tolerance 1e-4")
+mfat.chapter.glue("ch3_id_worst", wv.vanilla_identity_worst(ident))
 
 # %% [markdown]
 # Every vanilla layer reproduces $L_{adv}$ to rounding error, for all four $(p,q)$ pairs and every
@@ -194,10 +196,12 @@ res_table
 # Under gradient flow on $\mathbb E_x L_{adv}$, $\dot W^{(l)} = -\nabla_{W^{(l)}}\mathbb E_xL_{adv}$, so
 #
 # $$
+# \begin{gathered}
 # \frac{d}{dt}\lVert W^{(l)}\rVert_F^2 = 2\big\langle W^{(l)},\dot W^{(l)}\big\rangle
 # = -2\,\mathbb E_x\big\langle W^{(l)},\nabla_{W^{(l)}}L_{adv}\big\rangle = -2\,\mathbb E_xL_{adv},
-# \qquad
+# \\
 # \frac{d\sigma_w^2}{dt} = -\frac{2\,\mathbb E_xL_{adv}}{N}.
+# \end{gathered}
 # $$
 #
 # This is exact (for a vanilla network with zero biases), for *every* layer: each layer loses the same
@@ -247,11 +251,12 @@ print(f"beta_inf,inf(d={d}, K={K}) = {beta:.3f}; "
 # %%
 fig4_config = S.train_config("adversarial", S.steps,
                              record_first=S.slope_steps, eval_size=500)
-mnist = ctx.cached("fig4_mnist", lambda: wv.objective_runs(
-    X, y, X_test, y_test, fig4_config, S, K=K, offset=100,
-    device=ctx.device))
+mnist = ctx.cached(
+    "fig4_mnist",
+    lambda: wv.objective_runs(X, y, X_test, y_test, fig4_config, S, K=K,
+                              offset=100, device=ctx.device))
 mfat.chapter.glue("ch3_L", S.L)
-mfat.chapter.glue("ch3_N", S.N);
+mfat.chapter.glue("ch3_N", S.N)
 
 # %% [markdown]
 # The predictions, all in gradient-flow time $t$:
@@ -262,10 +267,12 @@ mfat.chapter.glue("ch3_N", S.N);
 # * **$\ell_2$**: $\sigma_w^2(0)e^{-2\lambda t}$.
 
 # %%
-plotting.glue_figure(figures.fig4(mnist, S, beta=beta,
-                                  title=f"Fig. 4 (MNIST): vanilla ReLU, L={S.L}, N={S.N}, "
-                                        f"$p=q=\\infty$, $\\epsilon$={S.eps}, lr={S.lr}, "
-                                        f"batch {S.batch_size}"), "ch3_fig4")
+plotting.glue_figure(
+    figures.fig4(
+        mnist, S, beta=beta,
+        title=f"Fig. 4 (MNIST): vanilla ReLU, L={S.L}, N={S.N}, "
+        f"$p=q=\\infty$, $\\epsilon$={S.eps}, lr={S.lr}, "
+        f"batch {S.batch_size}"), "ch3_fig4")
 
 # %% [markdown]
 # ```{glue:figure} ch3_fig4
@@ -298,16 +305,16 @@ plotting.glue_figure(figures.fig4(mnist, S, beta=beta,
 # a percent or so of the slope here). For the main line the cross-entropy part is accounted for with the
 # standard run over the same window (same initial network, same mini-batches), so, per unit of $t$,
 #
-# $$\text{predicted (main line)} = \Big(\text{slope}_{\text{standard}} - \frac{\eta_{lr}\overline{\lVert g_{\text{std}}\rVert^2}}{NL}\Big)
-# - \frac{2\lambda\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL},\qquad
-# \text{predicted (}L_{adv}\text{ only)} = -\frac{2\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL}.$$
+# $$\begin{aligned}\text{predicted (main line)} &= \Big(\text{slope}_{\text{standard}} - \frac{\eta_{lr}\overline{\lVert g_{\text{std}}\rVert^2}}{NL}\Big)
+# - \frac{2\lambda\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL},\\
+# \text{predicted (}L_{adv}\text{ only)} &= -\frac{2\,\overline{L_{adv}}}{N} + \frac{\eta_{lr}\overline{\lVert g\rVert^2}}{NL}.\end{aligned}$$
 #
 # The table puts both slopes side by side, with the relative error and, for comparison, the slope that
 # Theorem 5.4 gives with $\beta_{\infty,\infty}$ instead of the measured loss.
 
 # %%
-mnist_summary, mnist_slopes = wv.initial_slopes(
-    mnist, S.slope_steps, tol=S.departure_tol)
+mnist_summary, mnist_slopes = wv.initial_slopes(mnist, S.slope_steps,
+                                                tol=S.departure_tol)
 mfat.chapter.glue("ch3_slope_steps", S.slope_steps)
 wv.slope_table(mnist_slopes, rate_beta)
 
@@ -325,24 +332,28 @@ wv.slope_table(mnist_slopes, rate_beta)
 # plus the drift of standard training over the whole run.
 
 # %%
-mfat.chapter.glue("ch3_ladv_ratio", mnist["adversarial"]["L_adv0"]
-                  / wv.adversarial_loss_bound(S.eps, beta, S.L, S.sigma_w2))
+mfat.chapter.glue(
+    "ch3_ladv_ratio",
+    mnist["adversarial"]["L_adv0"] / wv.adversarial_loss_bound(
+        S.eps, beta, S.L, S.sigma_w2))
 for name, (m, p) in mnist_slopes.items():
-    ctx.card.close(f"MNIST {name}: initial slope of sigma_w^2 = prediction "
-                   "from the measured E[L_adv]", p, m, rtol=0.10,
-                   note="within 10%")
-ctx.card.at_most("MNIST adv_only: |slope| / |Theorem 5.4 rate with beta| "
-                 "(Theorem 5.1 is an upper bound)",
-                 mnist_slopes["adv_only"][0] / rate_beta, 1.05,
-                 note="5% allowed for finite width")
+    ctx.card.close(
+        f"MNIST {name}: initial slope of sigma_w^2 = prediction "
+        "from the measured E[L_adv]", p, m, rtol=0.10, note="within 10%")
+ctx.card.at_most(
+    "MNIST adv_only: |slope| / |Theorem 5.4 rate with beta| "
+    "(Theorem 5.1 is an upper bound)",
+    mnist_slopes["adv_only"][0] / rate_beta, 1.05,
+    note="5% allowed for finite width")
 madry = mnist_summary["madry"]["slope"]
-ctx.card.holds("Madry-style training also decreases sigma_w^2 "
-               "(initial slope < 0)", madry < 0, measured=madry,
-               predicted="< 0")
-ctx.card.close("l2 weight decay: change of sigma_w^2 over the run = "
-               "exponential law + standard-training drift",
-               *wv.weight_decay_change(mnist, S.weight_decay), rtol=0.10,
-               note="same 10% as the slopes");
+ctx.card.holds(
+    "Madry-style training also decreases sigma_w^2 "
+    "(initial slope < 0)", madry < 0, measured=madry, predicted="< 0")
+ctx.card.close(
+    "l2 weight decay: change of sigma_w^2 over the run = "
+    "exponential law + standard-training drift",
+    *wv.weight_decay_change(mnist, S.weight_decay), rtol=0.10,
+    note="same 10% as the slopes")
 
 # %% [markdown]
 # ## Width, depth and budget
@@ -360,15 +371,18 @@ ctx.card.close("l2 weight decay: change of sigma_w^2 over the run = "
 # %%
 sweep_config = S.train_config("adv_only", S.sweep_steps, record_every=1,
                               record_first=S.sweep_steps, eval_size=500)
-sw = ctx.cached_units("sweeps", *wv.sweep_units(
-    S, sweep_config, "mnist", K=K, device=ctx.device), gpus=ctx.unit_gpus)
+sw = ctx.cached_units(
+    "sweeps",
+    *wv.sweep_units(S, sweep_config, "mnist", K=K, device=ctx.device),
+    gpus=ctx.unit_gpus)
 mfat.chapter.glue("ch3_n_seeds", S.n_seeds)
 mfat.chapter.glue("ch3_sweep_steps", S.sweep_steps)
 width = wv.width_table(sw["width"])
 width
 
 # %%
-plotting.glue_figure(figures.slope_sweeps(sw, width, S, beta=beta), "ch3_sweeps")
+plotting.glue_figure(figures.slope_sweeps(sw, width, S, beta=beta),
+                     "ch3_sweeps")
 
 # %% [markdown]
 # ```{glue:figure} ch3_sweeps
@@ -403,17 +417,19 @@ plotting.glue_figure(figures.slope_sweeps(sw, width, S, beta=beta), "ch3_sweeps"
 # %%
 doubling = wv.doubling_factor(sw["width"])
 mfat.chapter.glue("ch3_doubling", doubling)
-ctx.card.close("doubling N halves the initial slope (factor per doubling "
-               "from the log-log fit over all widths)", 2.0, doubling,
-               rtol=0.15, note="within 15%")
-ctx.card.at_most("width/depth/eps sweeps: worst "
-                 "|slope / (-2 mean L_adv / N) - 1| over all runs",
-                 wv.worst_sweep_error(sw), 0.10,
-                 note="within 10%")
-ctx.card.at_most("depth/eps sweeps: E L_adv / (eps beta omega^(L/2)), mean "
-                 "over networks, worst setting (Theorem 5.1 bound)",
-                 wv.bound_ratios(sw, S.eps, beta, omega0, S.L).max(), 1.05,
-                 note="5% allowed for finite width")
+ctx.card.close(
+    "doubling N halves the initial slope (factor per doubling "
+    "from the log-log fit over all widths)", 2.0, doubling, rtol=0.15,
+    note="within 15%")
+ctx.card.at_most(
+    "width/depth/eps sweeps: worst "
+    "|slope / (-2 mean L_adv / N) - 1| over all runs",
+    wv.worst_sweep_error(sw), 0.10, note="within 10%")
+ctx.card.at_most(
+    "depth/eps sweeps: E L_adv / (eps beta omega^(L/2)), mean "
+    "over networks, worst setting (Theorem 5.1 bound)",
+    wv.bound_ratios(sw, S.eps, beta, omega0, S.L).max(), 1.05,
+    note="5% allowed for finite width")
 wv.width_ratio_table(width)
 
 # %% [markdown]
@@ -433,8 +449,9 @@ wv.width_ratio_table(width)
 # measured) and, for comparison, over the whole slope window.
 
 # %%
-res = ctx.cached("residual", lambda: wv.residual_runs(
-    X, y, X_test, y_test, fig4_config, S, K=K, device=ctx.device))
+res = ctx.cached(
+    "residual", lambda: wv.residual_runs(X, y, X_test, y_test, fig4_config,
+                                         S, K=K, device=ctx.device))
 big = wv.residual_factor_row(res_table, S.eps)
 f_measured = float(big["mean ratio"])
 # the factor is measured at initialisation: predict the first update
@@ -446,7 +463,8 @@ for name, value in (("ch3_res_win_ratio", win_slope / win_pred),
                     ("ch3_res_omega", omega_r), ("ch3_res_f", f_measured),
                     ("ch3_res_f_theory", frac_theory)):
     mfat.chapter.glue(name, value)
-plotting.glue_figure(figures.residual(res, S, beta=beta, rate=res_pred), "ch3_residual")
+plotting.glue_figure(figures.residual(res, S, beta=beta, rate=res_pred),
+                     "ch3_residual")
 
 # %% [markdown]
 # ```{glue:figure} ch3_residual
@@ -475,18 +493,19 @@ plotting.glue_figure(figures.residual(res, S, beta=beta, rate=res_pred), "ch3_re
 
 # %%
 for _, r in res_table[res_table["eps"] == S.small_eps].iterrows():
-    ctx.card.close(f"residual identity factor, (p, q) = {r['(p, q)']}, "
-                   f"eps = {r['eps']:g}: alpha sigma_w^2 / omega_r",
-                   frac_theory, r["mean ratio"],
-                   atol=stats.mean_tolerance(r["sd over networks"],
-                                             int(r["networks"])))
+    ctx.card.close(
+        f"residual identity factor, (p, q) = {r['(p, q)']}, "
+        f"eps = {r['eps']:g}: alpha sigma_w^2 / omega_r", frac_theory,
+        r["mean ratio"], atol=stats.mean_tolerance(r["sd over networks"],
+                                                   int(r["networks"])))
 spread = big["sd over networks"] / big["mean ratio"]
-ctx.card.close("residual: slope of the first update = standard drift "
-               "- 2 f L_adv / N + SGD term (f measured at eps)",
-               res_pred, res_slope, rtol=stats.Z_DEFAULT * spread,
-               note="tolerance: 4 x relative spread of the residual "
-                    "factor over networks at the training eps")
-mfat.chapter.glue("ch3_res_ratio", res_slope / res_pred);
+ctx.card.close(
+    "residual: slope of the first update = standard drift "
+    "- 2 f L_adv / N + SGD term (f measured at eps)", res_pred, res_slope,
+    rtol=stats.Z_DEFAULT * spread,
+    note="tolerance: 4 x relative spread of the residual "
+    "factor over networks at the training eps")
+mfat.chapter.glue("ch3_res_ratio", res_slope / res_pred)
 
 # %% [markdown]
 # ## Where the theory stops holding
@@ -509,14 +528,15 @@ mfat.chapter.glue("ch3_res_ratio", res_slope / res_pred);
 
 # %%
 adv_tab = mnist["adv_only"]["table"]
-integrated = wv.integrate_identity(
-    adv_tab["t"].to_numpy(), adv_tab["L_adv"].to_numpy(),
-    adv_tab["sigma_w2"].iloc[0], S.N)
-departure = wv.departure_summary(
-    sw["width"], tol=S.departure_tol, sigma_w2=S.sigma_w2, eps=S.eps,
-    beta=beta, L=S.L)
-plotting.glue_figure(figures.departure(adv_tab, integrated, sw["width"], departure, S, beta=beta),
-                     "ch3_departure")
+integrated = wv.integrate_identity(adv_tab["t"].to_numpy(),
+                                   adv_tab["L_adv"].to_numpy(),
+                                   adv_tab["sigma_w2"].iloc[0], S.N)
+departure = wv.departure_summary(sw["width"], tol=S.departure_tol,
+                                 sigma_w2=S.sigma_w2, eps=S.eps, beta=beta,
+                                 L=S.L)
+plotting.glue_figure(
+    figures.departure(adv_tab, integrated, sw["width"], departure, S,
+                      beta=beta), "ch3_departure")
 
 # %% [markdown]
 # ```{glue:figure} ch3_departure
@@ -541,21 +561,23 @@ plotting.glue_figure(figures.departure(adv_tab, integrated, sw["width"], departu
 
 # %%
 ident_gap = wv.identity_gap(integrated, adv_tab["sigma_w2"].to_numpy())
-ctx.card.at_most("identity integrated along the measured L_adv(t) "
-                 "reproduces sigma_w^2(t) (max gap / total drop)",
-                 ident_gap, 0.10, note="same 10% as the slopes")
-ctx.card.holds("the measured curve leaves the frozen-rate line before the "
-               "ODE does, at every width", departure["all_earlier"],
-               measured=f"median departure t = {departure['median']:.3g}",
-               predicted="ODE departure t >= "
-                         f"{min(departure['ode_grid']):.3g}")
-t_valid = theory.frozen_rate_validity_time(
-    S.departure_tol, S.sigma_w2, S.eps, beta, S.L, S.N)
+ctx.card.at_most(
+    "identity integrated along the measured L_adv(t) "
+    "reproduces sigma_w^2(t) (max gap / total drop)", ident_gap, 0.10,
+    note="same 10% as the slopes")
+ctx.card.holds(
+    "the measured curve leaves the frozen-rate line before the "
+    "ODE does, at every width", departure["all_earlier"],
+    measured=f"median departure t = {departure['median']:.3g}",
+    predicted="ODE departure t >= "
+    f"{min(departure['ode_grid']):.3g}")
+t_valid = theory.frozen_rate_validity_time(S.departure_tol, S.sigma_w2,
+                                           S.eps, beta, S.L, S.N)
 ladv = adv_tab["L_adv"]
-for name, value in (("ch3_ident_gap", ident_gap),
-                    ("ch3_dep_median", departure["median"]),
-                    ("ch3_dep_exponent", departure["exponent"]),
-                    ("ch3_valid_N", t_valid),
+for name, value in (("ch3_ident_gap", ident_gap), ("ch3_dep_median",
+                                                   departure["median"]),
+                    ("ch3_dep_exponent",
+                     departure["exponent"]), ("ch3_valid_N", t_valid),
                     ("ch3_rank_share",
                      mnist_summary["adv_only"]["rank_fraction"]),
                     ("ch3_ladv_end", ladv.iloc[-1] / ladv.iloc[0])):
@@ -620,19 +642,23 @@ if S.fashion_steps > 0:
     fashion_config = S.train_config("adversarial", S.fashion_steps,
                                     record_first=S.slope_steps,
                                     eval_size=500)
-    fashion = ctx.cached("fig4_fashion", lambda: wv.objective_runs(
-        XF, yF, XFt, yFt, fashion_config, S, K=K, offset=100,
-        device=ctx.device))
-    plotting.glue_figure(figures.fig4(fashion, S, beta=beta,
-                                      title=f"Fig. 4 (Fashion-MNIST): vanilla ReLU, L={S.L}, "
-                                            f"N={S.N}, $p=q=\\infty$, $\\epsilon$={S.eps}"),
-                         "ch3_fig4_fashion")
+    fashion = ctx.cached(
+        "fig4_fashion",
+        lambda: wv.objective_runs(XF, yF, XFt, yFt, fashion_config, S, K=K,
+                                  offset=100, device=ctx.device))
+    plotting.glue_figure(
+        figures.fig4(
+            fashion, S, beta=beta,
+            title=f"Fig. 4 (Fashion-MNIST): vanilla ReLU, L={S.L}, "
+            f"N={S.N}, $p=q=\\infty$, $\\epsilon$={S.eps}"),
+        "ch3_fig4_fashion")
     fashion_summary, fashion_slopes = wv.initial_slopes(
         fashion, S.slope_steps, tol=S.departure_tol)
     for name, (m, p) in fashion_slopes.items():
-        ctx.card.close(f"Fashion-MNIST {name}: initial slope = prediction "
-                       "from the measured E[L_adv]", p, m, rtol=0.10,
-                       note="within 10%")
+        ctx.card.close(
+            f"Fashion-MNIST {name}: initial slope = prediction "
+            "from the measured E[L_adv]", p, m, rtol=0.10,
+            note="within 10%")
     display_table = wv.slope_table(fashion_slopes)
 else:
     fashion_slopes = {}
@@ -665,10 +691,12 @@ display_table
 
 # %%
 from mfat.experiments import attack_gaps as ag
+
 gap_settings = mfat.chapter.settings.get("attack_gaps", ctx.profile)
-attack_gap = ctx.cached("attack_gap", lambda: ag.chapter_attack_gap(
-    S, "weight_variance", X, y, gap_settings, objective="adversarial",
-    train_steps=S.steps, seed=S.seed + 300))
+attack_gap = ctx.cached(
+    "attack_gap", lambda: ag.chapter_attack_gap(
+        S, "weight_variance", X, y, gap_settings, objective="adversarial",
+        train_steps=S.steps, seed=S.seed + 300))
 ag.attack_comparison_table(attack_gap, ag.attack_labels(S))
 
 # %% [markdown]
@@ -696,20 +724,22 @@ ag.attack_comparison_table(attack_gap, ag.attack_labels(S))
 gap = ag.gap_summary(attack_gap, S, gap_settings)
 share, share_se = gap["share"], gap["share_se"]
 over = float(rate_beta / mnist_slopes["adv_only"][0])
-for key, value in {**gap, "train": S.steps, "over_ref": over * share}.items():
+for key, value in {**gap, "train": S.steps,
+                   "over_ref": over * share}.items():
     mfat.chapter.glue(f"ch3_gap_{key}", value)
-ctx.card.at_most("training attack: found / best L_adv at initialisation "
-                 "(a weaker attack than the reference)", share,
-                 1 - 2 * share_se, kind="deviation",
-                 note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.")
+ctx.card.at_most(
+    "training attack: found / best L_adv at initialisation "
+    "(a weaker attack than the reference)", share, 1 - 2 * share_se,
+    kind="deviation",
+    note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.")
 claim = "Theorem 5.4 with beta / slope with the best attack's L_adv"
 tol = 2 * over * share_se  # two standard errors of the measured share
 note = f"attack's part 1/{share:.2f} of the measured factor {over:.2f}"
 if abs(over * share - 1) <= tol:
     ctx.card.close(claim + " = 1", 1.0, over * share, atol=tol, note=note)
 else:
-    ctx.card.at_least(claim + " (the network's part)", over * share, 1 + tol,
-                      kind="deviation", note=note)
+    ctx.card.at_least(claim + " (the network's part)", over * share,
+                      1 + tol, kind="deviation", note=note)
 
 # %% [markdown]
 # ## Try it yourself
@@ -744,7 +774,7 @@ mfat.chapter.glue("ch3_worst_slope",
                   float(max(abs(m / p - 1) for m, p in all_slopes)))
 mfat.chapter.glue("ch3_over",
                   float(rate_beta / mnist_slopes["adv_only"][0]))
-mfat.chapter.glue("ch3_wall", time.perf_counter() - _wall_start);
+mfat.chapter.glue("ch3_wall", time.perf_counter() - _wall_start)
 
 # %% [markdown]
 # ## Exercises

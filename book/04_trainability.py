@@ -79,9 +79,11 @@
 # {prf:ref}`lem-trainable-regions` when $\alpha\sigma_w^2(t)$ reaches $m^{1/L}$, at the time
 #
 # $$
-# T = \frac{N\big(\alpha\sigma_w^2(0) - m^{1/L}\big)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,\omega_v(0)^{L/2}}
-# \;\overset{\omega_v(0)=1}{=}\; \frac{N\,(1-m^{1/L})}{c\,\alpha\,\epsilon\,\beta_{p,q}}
+# \begin{aligned}
+# T &= \frac{N\big(\alpha\sigma_w^2(0) - m^{1/L}\big)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,\omega_v(0)^{L/2}}
+# \\ &\overset{\omega_v(0)=1}{=}\; \frac{N\,(1-m^{1/L})}{c\,\alpha\,\epsilon\,\beta_{p,q}}
 # \;\approx\; \frac{N\ln(1/m)}{c\,\alpha\,\epsilon\,\beta_{p,q}\,L}
+# \end{aligned}
 # $$ (eq-exit-time)
 # :::
 #
@@ -149,18 +151,22 @@ from mfat.data import load
 from mfat.experiments import trainability as tr
 from mfat.experiments.adversarial_loss import beta_monte_carlo
 
-ctx = mfat.chapter.start("04_trainability", profile, overrides, seed=seed, device=device,
-                         replay=replay, theorem="Lemma 5.5 / Theorems 5.6, 5.7")
+ctx = mfat.chapter.start("04_trainability", profile, overrides, seed=seed,
+                         device=device, replay=replay,
+                         theorem="Lemma 5.5 / Theorems 5.6, 5.7")
 S = ctx.settings
 beta = beta_monte_carlo(math.inf, math.inf, 784, 10, n_samples=2000)[0]
 t_budget = S.lr * S.steps
-for name in ("gain_networks", "gain_N", "run_N", "run_L", "run_gain_examples", "steps", "lr",
-             "batch_size", "n_train", "eval_size", "residual_sigma_w2", "collapse_acc", "m",
+for name in ("gain_networks", "gain_N", "run_N", "run_L",
+             "run_gain_examples", "steps", "lr", "batch_size", "n_train",
+             "eval_size", "residual_sigma_w2", "collapse_acc", "m",
              "narrow_N", "balance_networks", "bench_steps"):
     mfat.chapter.glue(f"ch4_{name}", getattr(S, name))
-for name, value in {"beta": beta, "t_budget": t_budget,
-                    "gain_samples": S.gain_networks * S.gain_L_max,
-                    "balance_batch": min(S.balance_batch, S.n_train)}.items():
+for name, value in {
+        "beta": beta, "t_budget": t_budget,
+        "gain_samples": S.gain_networks * S.gain_L_max,
+        "balance_batch": min(S.balance_batch, S.n_train)
+}.items():
     mfat.chapter.glue(f"ch4_{name}", value)
 mfat.chapter.settings.describe("04_trainability")
 
@@ -180,12 +186,16 @@ mfat.chapter.settings.describe("04_trainability")
 # outside the band of the lemma.
 
 # %%
-gain_settings = tr.gain_settings(S.gain_vanilla_sigma_w2, S.gain_residual_sigma_w2)
-gains = ctx.cached("gains", lambda: tr.gains_measurement(
-    S, gain_settings, seed=S.seed + 10, device=ctx.device))
+gain_settings = tr.gain_settings(S.gain_vanilla_sigma_w2,
+                                 S.gain_residual_sigma_w2)
+gain_seed = S.seed + 10
+gains = ctx.cached(
+    "gains", lambda: tr.gains_measurement(S, gain_settings, seed=gain_seed,
+                                          device=ctx.device))
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.trainable_bands(gains, gain_settings, S), "ch4_bands")
+plotting.glue_figure(figures.trainable_bands(gains, gain_settings, S),
+                     "ch4_bands")
 
 # %% [markdown]
 # ```{glue:figure} ch4_bands
@@ -208,7 +218,8 @@ plotting.glue_figure(figures.trainable_bands(gains, gain_settings, S), "ch4_band
 # gains themselves against $\omega^L$.
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.gains_vs_depth(gains, gain_settings, S), "ch4_gains")
+plotting.glue_figure(figures.gains_vs_depth(gains, gain_settings, S),
+                     "ch4_gains")
 
 # %% [markdown]
 # ```{glue:figure} ch4_gains
@@ -237,11 +248,14 @@ plotting.glue_figure(figures.gains_vs_depth(gains, gain_settings, S), "ch4_gains
 # $\omega^L = \prod_l\omega$; the markers above show the classification of the measured gains.
 
 # %%
-mfat.chapter.glue("ch4_gain_class", tr.classification_agreement(gains, gain_settings, S.M, S.m))
+mfat.chapter.glue(
+    "ch4_gain_class",
+    tr.classification_agreement(gains, gain_settings, S.M, S.m))
 for kind, sw, res in gain_settings:
     mean, tol = tr.mean_factor(gains[tr.gain_key(kind, sw)]["factor"])
-    ctx.card.close(f"Lemma 5.5 / Thm 4.1: {kind} sigma_w^2={sw:g}, mean per-layer gain factor = omega",
-                   theory.omega(sw, residual=res), mean, atol=tol)
+    ctx.card.close(
+        f"Lemma 5.5 / Thm 4.1: {kind} sigma_w^2={sw:g}, mean per-layer gain factor = omega",
+        theory.omega(sw, residual=res), mean, atol=tol)
 
 # %% [markdown]
 # The mean measured gains fall on the side of the band the lemma predicts at
@@ -263,8 +277,11 @@ for kind, sw, res in gain_settings:
 # depths 5, 10 and 20, over four times the ODE's exit time at $L = 10$.
 
 # %%
-curves = tr.exit_time_curves(np.arange(2, 41), 1000, S.eps, beta, m=S.m, c=S.c)
-t_path = np.linspace(0, 4 * theory.exit_time(1000, 10, S.eps, beta, m=S.m, c=S.c, law="ode"), 200)
+curves = tr.exit_time_curves(np.arange(2, 41), 1000, S.eps, beta, m=S.m,
+                             c=S.c)
+t_path = np.linspace(
+    0, 4 * theory.exit_time(1000, 10, S.eps, beta, m=S.m, c=S.c, law="ode"),
+    200)
 paths = tr.gain_paths(t_path, (5, 10, 20), 1000, S, beta)
 
 # %% tags=["hide-input"]
@@ -304,20 +321,28 @@ plotting.glue_figure(figures.exit_times(curves, paths, S), "ch4_exit")
 # %%
 X, y = load(S.dataset, "train", n=S.n_train, device=ctx.device)
 K = int(y.max()) + 1
-run_config = S.train_config("adversarial", S.steps, record_every=S.run_record_every)
-run = ctx.cached("run", lambda: tr.collapsing_run(X, y, S, run_config, seed=S.seed + 100,
-                                                  device=ctx.device))
-T_run = {law: theory.exit_time(S.run_N, S.run_L, S.eps, beta, S.sigma_w2, m=S.m, M=S.M, c=S.c,
-                               law=law) for law in theory.LAWS}
-for name, value in {"T_run_lin": T_run["linear"], "T_run_ode": T_run["ode"],
-                    "T_run_meas": tr.first_crossing_time(run["t"], run["gain"], S.m),
-                    "run_sw_end": float(run["sigma_w2"][-1]), "run_gain_end": float(run["gain"][-1]),
-                    "run_acc_end": float(run["clean_acc"][-1])}.items():
+run_config = S.train_config("adversarial", S.steps,
+                            record_every=S.run_record_every)
+run = ctx.cached(
+    "run", lambda: tr.collapsing_run(X, y, S, run_config, seed=S.seed + 100,
+                                     device=ctx.device))
+T_run = {
+    law: theory.exit_time(S.run_N, S.run_L, S.eps, beta, S.sigma_w2, m=S.m,
+                          M=S.M, c=S.c, law=law)
+    for law in theory.LAWS
+}
+for name, value in {
+        "T_run_lin": T_run["linear"], "T_run_ode": T_run["ode"],
+        "T_run_meas": tr.first_crossing_time(run["t"], run["gain"], S.m),
+        "run_sw_end": float(run["sigma_w2"][-1]), "run_gain_end": float(
+            run["gain"][-1]), "run_acc_end": float(run["clean_acc"][-1])
+}.items():
     mfat.chapter.glue(f"ch4_{name}", value)
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.collapsing_run(run, tr.run_predictions(run["t"], S, beta), S, T_run["linear"],
-                                            T_run["ode"]), "ch4_run")
+plotting.glue_figure(
+    figures.collapsing_run(run, tr.run_predictions(run["t"], S, beta), S,
+                           T_run["linear"], T_run["ode"]), "ch4_run")
 
 # %% [markdown]
 # ```{glue:figure} ch4_run
@@ -349,13 +374,15 @@ plotting.glue_figure(figures.collapsing_run(run, tr.run_predictions(run["t"], S,
 
 # %%
 exit_sw = theory.exit_threshold_sigma_w2(S.run_L, S.m)
-ctx.card.holds("collapsing run: measured gain ||J||_F^2/K ends below m "
-               "(the run leaves the (M, m)-trainable set)",
-               run["gain"][-1] < S.m, predicted=f"< {S.m:g}", measured=f"{run['gain'][-1]:.3g}")
-ctx.card.holds("collapsing run: sigma_w^2 stays above the exit value m^(1/L)/alpha "
-               "(mean-field proxy misses it)", run["sigma_w2"][-1] > exit_sw,
-               predicted=f"linear law: exit at t={T_run['linear']:.3g}",
-               measured=f"sigma_w^2(end)={run['sigma_w2'][-1]:.3f} > {exit_sw:.3f}");
+ctx.card.holds(
+    "collapsing run: measured gain ||J||_F^2/K ends below m "
+    "(the run leaves the (M, m)-trainable set)", run["gain"][-1] < S.m,
+    predicted=f"< {S.m:g}", measured=f"{run['gain'][-1]:.3g}")
+ctx.card.holds(
+    "collapsing run: sigma_w^2 stays above the exit value m^(1/L)/alpha "
+    "(mean-field proxy misses it)", run["sigma_w2"][-1] > exit_sw,
+    predicted=f"linear law: exit at t={T_run['linear']:.3g}",
+    measured=f"sigma_w^2(end)={run['sigma_w2'][-1]:.3f} > {exit_sw:.3f}")
 
 # %% [markdown]
 # ## Fig. 5: training accuracy over depth and width
@@ -382,25 +409,37 @@ ctx.card.holds("collapsing run: sigma_w^2 stays above the exit value m^(1/L)/alp
 
 # %%
 FASHION = "Fashion-MNIST: vanilla adversarial"
-grid_configs = {objective: S.train_config(objective, S.steps, record_every=S.steps)
-                for objective in ("adversarial", "standard")}
-grids = ctx.cached_units("grid-cells", *tr.fig5_units(
-    S, grid_configs, S.dataset, seed=S.seed + 1, device=ctx.device),
-    gpus=ctx.unit_gpus)
+grid_configs = {
+    objective: S.train_config(objective, S.steps, record_every=S.steps)
+    for objective in ("adversarial", "standard")
+}
+grids = ctx.cached_units(
+    "grid-cells",
+    *tr.fig5_units(S, grid_configs, S.dataset, seed=S.seed + 1,
+                   device=ctx.device), gpus=ctx.unit_gpus)
 if S.fashion and S.dataset != "fashion-mnist":
     Xf, yf = load("fashion-mnist", "train", n=S.n_train, device=ctx.device)
-    grids.update(ctx.cached_units("fashion-cells", *tr.fig5_units(
-        S, grid_configs, "fashion-mnist", seed=S.seed + 4,
-        grids={FASHION: "vanilla adversarial"}, device=ctx.device),
-        schema=2, gpus=ctx.unit_gpus))
-boundary = tr.critical_widths(S.depths, t_budget, S.eps, beta, m=S.m, M=S.M, c=S.c)
+    grids.update(
+        ctx.cached_units(
+            "fashion-cells",
+            *tr.fig5_units(S, grid_configs, "fashion-mnist",
+                           seed=S.seed + 4,
+                           grids={FASHION: "vanilla adversarial"
+                                  }, device=ctx.device), schema=2,
+            gpus=ctx.unit_gpus))
+boundary = tr.critical_widths(S.depths, t_budget, S.eps, beta, m=S.m, M=S.M,
+                              c=S.c)
 L_fine = tr.fine_depths(S.depths)
-boundary_fine = tr.critical_widths(L_fine, t_budget, S.eps, beta, m=S.m, M=S.M, c=S.c)
+boundary_fine = tr.critical_widths(L_fine, t_budget, S.eps, beta, m=S.m,
+                                   M=S.M, c=S.c)
 
 # %% tags=["hide-input"]
-mfat.chapter.glue("ch4_grid", f"widths {min(S.widths)}–{max(S.widths)} and depths "
-                              f"{min(S.depths)}–{max(S.depths)}")
-plotting.glue_figure(figures.fig5(grids, S, boundary, boundary_fine, L_fine, t_budget), "ch4_fig5")
+mfat.chapter.glue(
+    "ch4_grid", f"widths {min(S.widths)}–{max(S.widths)} and depths "
+    f"{min(S.depths)}–{max(S.depths)}")
+plotting.glue_figure(
+    figures.fig5(grids, S, boundary, boundary_fine, L_fine, t_budget),
+    "ch4_fig5")
 
 # %% [markdown]
 # ```{glue:figure} ch4_fig5
@@ -442,12 +481,16 @@ agr = tr.agreements(observed, S.widths, boundary)
 best = tr.best_law(agr)
 threshold, n_amb = tr.agreement_threshold(S.widths, boundary[best])
 obs_boundary = tr.observed_boundary(observed, S.widths)
-for name, value in {"agree_linear": agr["linear"]["fraction"], "agree_ode": agr["ode"]["fraction"],
-                    "best_law": "linear law" if best == "linear" else "unfrozen ODE",
-                    "threshold": threshold}.items():
+for name, value in {
+        "agree_linear": agr["linear"]["fraction"],
+        "agree_ode": agr["ode"]["fraction"],
+        "best_law": "linear law" if best == "linear" else "unfrozen ODE",
+        "threshold": threshold
+}.items():
     mfat.chapter.glue(f"ch4_{name}", value)
 display(tr.agreement_table({"agreement": agr}, boundary, S.depths))
-tr.boundary_table(S.depths, {"observed: trains from N =": obs_boundary}, boundary)
+tr.boundary_table(S.depths, {"observed: trains from N =": obs_boundary},
+                  boundary)
 
 # %% [markdown]
 # ### Interactive: the boundary $N^*(L)$ for other budgets
@@ -458,8 +501,10 @@ tr.boundary_table(S.depths, {"observed: trains from N =": obs_boundary}, boundar
 # which every wider cell trains), shown only in the frame of the budget actually trained. Move the slider.
 
 # %%
-show(figures.critical_width_slider(L_fine, boundary_fine, S.depths, obs_boundary, t_budget),
-     "ch4_critical_width")
+show(
+    figures.critical_width_slider(L_fine, boundary_fine, S.depths,
+                                  obs_boundary, t_budget),
+    "ch4_critical_width")
 
 # %% [markdown]
 # ```{glue:figure} ch4_critical_width
@@ -487,40 +532,60 @@ acc_std = grids["vanilla standard"]["acc"].mean(axis=2)
 acc_res = grids["residual adversarial"]["acc"].mean(axis=2)
 gain_res = grids["residual adversarial"]["gain"]
 N_C = tr.shortcut_width(K, S.residual_sigma_w2)
-shortcut = tr.narrow_collapses(acc_res, acc_van, S.widths, N_C, S.collapse_acc)
-ctx.card.at_least(f"Fig. 5 vanilla adversarial: agreement of predicted ({best} law) and observed "
-                  "trainable cells", agr[best]["fraction"], threshold,
-                  note=f"{n_amb} of {observed.size} cells ambiguous at this grid resolution; "
-                       f"linear {agr['linear']['fraction']:.3f}, ODE {agr['ode']['fraction']:.3f}")
-ctx.card.holds("Fig. 5 vanilla adversarial: the collapse is visible (some cells at chance, some trained)",
-               van["collapsed"] > 0 and van["trained"] > 0,
-               measured=f"{van['collapsed']} collapsed, {van['trained']} trained of {van['cells']}")
-ctx.card.at_least("Fig. 5 vanilla standard training: no cell collapses (min accuracy)", acc_std.min(),
-                  S.collapse_acc)
-ctx.card.at_least("Theorem 5.7: every residual cell ends (M, m)-trainable "
-                  "(smallest final gain ||J||_F^2/K >= m)", float(np.min(gain_res)), S.m)
-ctx.card.at_most("Theorem 5.7: every residual cell ends (M, m)-trainable "
-                 "(largest final gain ||J||_F^2/K <= M)", float(np.max(gain_res)), S.M)
-ctx.card.holds(f"the grid reaches the shortcut-cancellation width N_c = {N_C:g}",
-               bool(shortcut["wide"].any()), measured=f"widest N = {max(S.widths)}")
-ctx.card.at_least("Fig. 5 residual adversarial training: no cell collapses at N >= N_c = "
-                  f"{N_C:g} (min accuracy)", shortcut["min_wide"], S.collapse_acc)
-for name, value in {"min_std": float(acc_std.min()), "min_res": shortcut["min_wide"],
-                    "min_gain_res": float(np.min(gain_res)), "N_c": float(N_C),
-                    "res_narrow_collapsed": shortcut["res_narrow_collapsed"],
-                    "van_narrow_collapsed": shortcut["van_narrow_collapsed"],
-                    "narrow_cells": shortcut["narrow_cells"]}.items():
+shortcut = tr.narrow_collapses(acc_res, acc_van, S.widths, N_C,
+                               S.collapse_acc)
+ctx.card.at_least(
+    f"Fig. 5 vanilla adversarial: agreement of predicted ({best} law) and observed "
+    "trainable cells", agr[best]["fraction"], threshold, note=
+    f"{n_amb} of {observed.size} cells ambiguous at this grid resolution; "
+    f"linear {agr['linear']['fraction']:.3f}, ODE {agr['ode']['fraction']:.3f}"
+)
+ctx.card.holds(
+    "Fig. 5 vanilla adversarial: the collapse is visible (some cells at chance, some trained)",
+    van["collapsed"] > 0 and van["trained"] > 0, measured=
+    f"{van['collapsed']} collapsed, {van['trained']} trained of {van['cells']}"
+)
+ctx.card.at_least(
+    "Fig. 5 vanilla standard training: no cell collapses (min accuracy)",
+    acc_std.min(), S.collapse_acc)
+ctx.card.at_least(
+    "Theorem 5.7: every residual cell ends (M, m)-trainable "
+    "(smallest final gain ||J||_F^2/K >= m)", float(np.min(gain_res)), S.m)
+ctx.card.at_most(
+    "Theorem 5.7: every residual cell ends (M, m)-trainable "
+    "(largest final gain ||J||_F^2/K <= M)", float(np.max(gain_res)), S.M)
+ctx.card.holds(
+    f"the grid reaches the shortcut-cancellation width N_c = {N_C:g}",
+    bool(shortcut["wide"].any()), measured=f"widest N = {max(S.widths)}")
+ctx.card.at_least(
+    "Fig. 5 residual adversarial training: no cell collapses at N >= N_c = "
+    f"{N_C:g} (min accuracy)", shortcut["min_wide"], S.collapse_acc)
+for name, value in {
+        "min_std": float(acc_std.min()), "min_res": shortcut["min_wide"],
+        "min_gain_res": float(np.min(gain_res)), "N_c": float(N_C),
+        "res_narrow_collapsed": shortcut["res_narrow_collapsed"],
+        "van_narrow_collapsed": shortcut["van_narrow_collapsed"],
+        "narrow_cells": shortcut["narrow_cells"]
+}.items():
     mfat.chapter.glue(f"ch4_{name}", value)
 
-narrow = ctx.cached("narrow", lambda: tr.narrow_residual_row(X, y, S, grid_configs, seed=S.seed + 5,
-                                                            device=ctx.device))
+narrow = ctx.cached(
+    "narrow", lambda: tr.narrow_residual_row(X, y, S, grid_configs, seed=S.
+                                             seed + 5, device=ctx.device))
 mfat.chapter.glue("ch4_narrow_adv_min", float(narrow["adversarial"].min()))
 mfat.chapter.glue("ch4_narrow_std_min", float(narrow["standard"].min()))
-mfat.chapter.glue("ch4_narrow_verdict", "in this run the row collapsed under adversarial training"
-                  if narrow["adversarial"].min() < S.collapse_acc <= narrow["standard"].min() else
-                  "in this run the row did not show a collapse specific to adversarial training")
-pd.DataFrame({"L": S.depths, f"residual adversarial, N={S.narrow_N}": narrow["adversarial"],
-              f"residual standard, N={S.narrow_N}": narrow["standard"]}).round(3)
+mfat.chapter.glue(
+    "ch4_narrow_verdict",
+    "in this run the row collapsed under adversarial training"
+    if narrow["adversarial"].min() < S.collapse_acc <=
+    narrow["standard"].min() else
+    "in this run the row did not show a collapse specific to adversarial training"
+)
+pd.DataFrame({
+    "L": S.depths,
+    f"residual adversarial, N={S.narrow_N}": narrow["adversarial"],
+    f"residual standard, N={S.narrow_N}": narrow["standard"]
+}).round(3)
 
 # %% [markdown]
 # The {glue:text}`ch4_best_law` places the boundary better: it agrees with the observed trainable cells in
@@ -548,22 +613,36 @@ pd.DataFrame({"L": S.depths, f"residual adversarial, N={S.narrow_N}": narrow["ad
 
 # %%
 has_fashion = FASHION in grids
-fashion_glue = dict.fromkeys(("fashion_agree", "fashion_agree_other", "fashion_collapsed",
-                              "mnist_collapsed", "cells"), math.nan)
+fashion_glue = dict.fromkeys(
+    ("fashion_agree", "fashion_agree_other", "fashion_collapsed",
+     "mnist_collapsed", "cells"), math.nan)
 if has_fashion:
-    fash = tr.collapse_counts(grids[FASHION]["acc"].mean(axis=2), S.collapse_acc)
+    fash = tr.collapse_counts(grids[FASHION]["acc"].mean(axis=2),
+                              S.collapse_acc)
     agr_f = tr.agreements(fash["observed"], S.widths, boundary)
-    fashion_glue = {"fashion_agree": agr_f[best]["fraction"],
-                    "fashion_agree_other": agr_f["ode" if best == "linear" else "linear"]["fraction"],
-                    "fashion_collapsed": fash["collapsed"], "mnist_collapsed": van["collapsed"],
-                    "cells": van["cells"]}
-    display(tr.boundary_table(S.depths, {
-        f"{S.dataset}: trains from N =": obs_boundary,
-        "Fashion-MNIST: trains from N =": tr.observed_boundary(fash["observed"], S.widths)}, boundary))
-    display(tr.agreement_table({f"agreement, {S.dataset}": agr, "agreement, Fashion-MNIST": agr_f}))
+    fashion_glue = {
+        "fashion_agree": agr_f[best]["fraction"],
+        "fashion_agree_other": agr_f["ode" if best ==
+                                     "linear" else "linear"]["fraction"],
+        "fashion_collapsed": fash["collapsed"],
+        "mnist_collapsed": van["collapsed"], "cells": van["cells"]
+    }
+    display(
+        tr.boundary_table(
+            S.depths, {
+                f"{S.dataset}: trains from N =": obs_boundary,
+                "Fashion-MNIST: trains from N =": tr.observed_boundary(
+                    fash["observed"], S.widths)
+            }, boundary))
+    display(
+        tr.agreement_table({
+            f"agreement, {S.dataset}": agr,
+            "agreement, Fashion-MNIST": agr_f
+        }))
 else:
-    print("The Fashion-MNIST grid is off in this run (setting `fashion`, or `dataset` is already "
-          "Fashion-MNIST).")
+    print(
+        "The Fashion-MNIST grid is off in this run (setting `fashion`, or `dataset` is already "
+        "Fashion-MNIST).")
 for name, value in fashion_glue.items():
     mfat.chapter.glue(f"ch4_{name}", value)
 
@@ -611,34 +690,48 @@ for name, value in fashion_glue.items():
 # claims lists the pull, cell by cell.
 
 # %%
-balance_glue = dict.fromkeys(("jnorm_diff", "jnorm_se", "ladv_diff", "ladv_se", "pull_ratio",
-                              "norm_mnist", "norm_fashion"), math.nan)
+balance_glue = dict.fromkeys(
+    ("jnorm_diff", "jnorm_se", "ladv_diff", "ladv_se", "pull_ratio",
+     "norm_mnist", "norm_fashion"), math.nan)
 ratio_table = pd.DataFrame()
 if has_fashion and S.dataset == "mnist":
-    bal = ctx.cached("init-balance", lambda: tr.balance_measurement(
-        {"mnist": (X, y), "fashion-mnist": (Xf, yf)}, S, grid_configs["adversarial"],
-        seed=S.seed + 7, device=ctx.device))
+    bal = ctx.cached(
+        "init-balance", lambda: tr.balance_measurement(
+            {"mnist": (X, y), "fashion-mnist": (Xf, yf)}, S, grid_configs[
+                "adversarial"], seed=S.seed + 7, device=ctx.device))
     b = tr.balance_summary(bal["mnist"], bal["fashion-mnist"])
-    ctx.card.close("the drive does not see the data (eps -> 0): mean ||J(x)||_{inf,inf} at init, "
-                   "Fashion-MNIST vs MNIST (relative, paired networks)", 0.0, b["jnorm_diff"],
-                   atol=stats.Z_DEFAULT * b["jnorm_se"], note=f"{b['n_pairs']} paired networks")
-    ctx.card.at_least("the pull does: log of the ratio |grad CE|/|grad lam L_adv| at init, "
-                      "Fashion-MNIST over MNIST (> 4 s.e.)", b["pull_mean"],
-                      stats.Z_DEFAULT * b["pull_se"],
-                      note=f"s.e. {b['pull_se']:.3g}; ratio {b['pull_ratio']:.2f}")
-    ctx.card.at_most("with the stronger pull, Fashion-MNIST collapses in no more cells than MNIST",
-                     fash["collapsed"], van["collapsed"])
+    ctx.card.close(
+        "the drive does not see the data (eps -> 0): mean ||J(x)||_{inf,inf} at init, "
+        "Fashion-MNIST vs MNIST (relative, paired networks)", 0.0,
+        b["jnorm_diff"], atol=stats.Z_DEFAULT * b["jnorm_se"],
+        note=f"{b['n_pairs']} paired networks")
+    ctx.card.at_least(
+        "the pull does: log of the ratio |grad CE|/|grad lam L_adv| at init, "
+        "Fashion-MNIST over MNIST (> 4 s.e.)", b["pull_mean"],
+        stats.Z_DEFAULT * b["pull_se"],
+        note=f"s.e. {b['pull_se']:.3g}; ratio {b['pull_ratio']:.2f}")
+    ctx.card.at_most(
+        "with the stronger pull, Fashion-MNIST collapses in no more cells than MNIST",
+        fash["collapsed"], van["collapsed"])
     sure = tr.guarantee_counts(fash["observed"], agr[best]["predicted"])
-    ctx.card.holds(f"guarantee side on Fashion-MNIST: every cell with N >= N*(L) ({best} law) trains",
-                   sure["all"], measured=f"{sure['trained']} of {sure['cells']} such cells train")
-    ctx.card.holds("Fig. 5 on Fashion-MNIST, vanilla adversarial: the collapse is visible "
-                   "(some cells at chance, some trained)", fash["collapsed"] > 0 and fash["trained"] > 0,
-                   measured=f"{fash['collapsed']} collapsed, {fash['trained']} trained of "
-                            f"{fash['cells']}")
-    balance_glue = {**{k: b[k] for k in ("jnorm_diff", "jnorm_se", "ladv_diff", "ladv_se",
-                                         "pull_ratio")},
-                    "norm_mnist": b["norm_base"], "norm_fashion": b["norm_other"]}
-    ratio_table = tr.pull_table(bal["mnist"], bal["fashion-mnist"], S.depths, S.widths)
+    ctx.card.holds(
+        f"guarantee side on Fashion-MNIST: every cell with N >= N*(L) ({best} law) trains",
+        sure["all"],
+        measured=f"{sure['trained']} of {sure['cells']} such cells train")
+    ctx.card.holds(
+        "Fig. 5 on Fashion-MNIST, vanilla adversarial: the collapse is visible "
+        "(some cells at chance, some trained)", fash["collapsed"] > 0
+        and fash["trained"] > 0, measured=
+        f"{fash['collapsed']} collapsed, {fash['trained']} trained of "
+        f"{fash['cells']}")
+    balance_glue = {
+        **{
+            k: b[k]
+            for k in ("jnorm_diff", "jnorm_se", "ladv_diff", "ladv_se", "pull_ratio")
+        }, "norm_mnist": b["norm_base"], "norm_fashion": b["norm_other"]
+    }
+    ratio_table = tr.pull_table(bal["mnist"], bal["fashion-mnist"],
+                                S.depths, S.widths)
 for name, value in balance_glue.items():
     mfat.chapter.glue(f"ch4_{name}", value)
 ratio_table
@@ -652,7 +745,8 @@ ratio_table
 # vanilla cells:
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.final_gains(grids, S, N_C, t_budget), "ch4_final_gains")
+plotting.glue_figure(figures.final_gains(grids, S, N_C, t_budget),
+                     "ch4_final_gains")
 
 # %% [markdown]
 # ```{glue:figure} ch4_final_gains
@@ -706,8 +800,9 @@ plotting.glue_figure(figures.final_gains(grids, S, N_C, t_budget), "ch4_final_ga
 
 # %%
 speed = tr.speed_comparison(
-    X, y, S, S.train_config("adversarial", S.bench_steps, record_every=S.bench_steps),
-    device=ctx.device)
+    X, y, S,
+    S.train_config("adversarial", S.bench_steps,
+                   record_every=S.bench_steps), device=ctx.device)
 mfat.chapter.glue("ch4_speed_ratio", speed["ratio"])
 mfat.chapter.glue("ch4_speed_N", speed["N"])
 pd.DataFrame([speed]).round(3)
@@ -726,10 +821,12 @@ pd.DataFrame([speed]).round(3)
 
 # %%
 from mfat.experiments import attack_gaps as ag
+
 gap_settings = mfat.chapter.settings.get("attack_gaps", ctx.profile)
-attack_gap = ctx.cached("attack_gap", lambda: ag.chapter_attack_gap(
-    S, "trainability", X, y, gap_settings, objective="adversarial",
-    train_steps=0, seed=S.seed + 300))
+attack_gap = ctx.cached(
+    "attack_gap", lambda: ag.
+    chapter_attack_gap(S, "trainability", X, y, gap_settings, objective=
+                       "adversarial", train_steps=0, seed=S.seed + 300))
 ag.attack_comparison_table(attack_gap, ag.attack_labels(S))
 
 # %% [markdown]
@@ -751,14 +848,16 @@ gap = ag.gap_summary(attack_gap, S, gap_settings)
 share, share_se = gap["share"], gap["share_se"]
 scaled = tr.critical_widths(S.depths, t_budget, S.eps, beta * share, m=S.m,
                             M=S.M, c=S.c)
-agree_scaled = tr.agreements(observed, S.widths, scaled)["linear"]["fraction"]
+agree_scaled = tr.agreements(observed, S.widths,
+                             scaled)["linear"]["fraction"]
 for key, value in {**gap, "agree_scaled": float(agree_scaled)}.items():
     mfat.chapter.glue(f"ch4_gap_{key}", value)
-ctx.card.at_most("training attack: found / best L_adv at initialisation "
-                 "(a weaker attack than the reference)", share,
-                 1 - 2 * share_se, kind="deviation",
-                 note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.; linear-law "
-                      f"agreement with beta x {share:.2f}: {agree_scaled:.2f}")
+ctx.card.at_most(
+    "training attack: found / best L_adv at initialisation "
+    "(a weaker attack than the reference)", share, 1 - 2 * share_se,
+    kind="deviation", note=
+    f"{gap['steps']} steps against {gap['reference']}; 2 s.e.; linear-law "
+    f"agreement with beta x {share:.2f}: {agree_scaled:.2f}")
 
 # %% [markdown]
 # ## Try it yourself

@@ -54,7 +54,9 @@
 # :label: def-two-layer
 #
 # $$
-# f(x) = \sum_{k=1}^m a_k\,\phi(w_k^\top x + b_k),\qquad \phi(z) = \max(z, \gamma z),\quad 0\le\gamma<1,
+# \begin{gathered}
+# f(x) = \sum_{k=1}^m a_k\,\phi(w_k^\top x + b_k),\\ \phi(z) = \max(z, \gamma z),\quad 0\le\gamma<1,
+# \end{gathered}
 # $$ (eq-two-layer)
 #
 # with $w_k\sim\mathcal N(0, I_d/d)$, $b_k\sim\mathcal N(0,1)$ (trained) and $a_k\sim\mathcal N(0,1/m)$
@@ -122,8 +124,10 @@ from mfat.chapter.figures import perturbation_learning as figures
 from mfat.companions.two_layer import TwoLayerNets
 from mfat.experiments import perturbation_learning as pl
 
-ctx = mfat.chapter.start("06_perturbation_learning", profile, overrides, seed=seed, device=device, replay=replay,
-                         theorem="Kumano et al. 2024 (reconstructed Theorems A, B)")
+ctx = mfat.chapter.start(
+    "06_perturbation_learning", profile, overrides, seed=seed,
+    device=device, replay=replay,
+    theorem="Kumano et al. 2024 (reconstructed Theorems A, B)")
 S = ctx.settings
 mfat.chapter.settings.describe("06_perturbation_learning")
 
@@ -133,7 +137,8 @@ mfat.chapter.settings.describe("06_perturbation_learning")
 # against autograd. Arguments are validated:
 
 # %%
-net = TwoLayerNets(d=S.sg_d, m=S.m, gamma=S.gamma, batch=2, generator=ctx.generator(0), device=ctx.device)
+net = TwoLayerNets(d=S.sg_d, m=S.m, gamma=S.gamma, batch=2,
+                   generator=ctx.generator(0), device=ctx.device)
 print(f"{net.batch} networks, m={net.m}, d={net.d}, gamma={net.gamma}")
 try:
     TwoLayerNets(d=S.sg_d, m=S.m, gamma=1.0, generator=ctx.generator(0))
@@ -171,9 +176,13 @@ except ValueError as err:
 # %%
 for key in ("kernel_pairs", "kernel_d", "kernel_draws"):
     mfat.chapter.glue(f"ch6_{key}", getattr(S, key))
-kern = ctx.cached("kernel", lambda: pl.kernel_measurement(S, generator=ctx.generator(1)))
+kern = ctx.cached(
+    "kernel", lambda: pl.kernel_measurement(S, generator=ctx.generator(1)))
 kernel_err = pl.kernel_errors(kern, S.kernel_gammas)
-print({f"gamma={k:g}": f"max |MC - closed| = {v:.4f}" for k, v in kernel_err.items()})
+print({
+    f"gamma={k:g}": f"max |MC - closed| = {v:.4f}"
+    for k, v in kernel_err.items()
+})
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.kernel(kern, S), "ch6_kernel")
@@ -202,8 +211,10 @@ plotting.glue_figure(figures.kernel(kern, S), "ch6_kernel")
 # constant and $\sum_k a_k^2\phi'_k(z)\phi'_k(x_n)\to\Phi(z,x_n)$, so after time $t$
 #
 # $$
-# f_t(z) = f_0(z) + \frac tN\sum_n y_n\,\Phi(z,x_n)\,(z^\top x_n+1),\qquad
+# \begin{gathered}
+# f_t(z) = f_0(z) + \frac tN\sum_n y_n\,\Phi(z,x_n)\,(z^\top x_n+1),\\
 # \nabla_z f_t(z) = \nabla_z f_0(z) + \frac tN\sum_n y_n\,\Phi(z,x_n)\,x_n .
+# \end{gathered}
 # $$ (eq-lazy)
 #
 # (For a general loss, $t/N$ becomes $\Lambda_n(t)=\frac1N\int_0^t\ell'(-y_nf_s(x_n))ds$; the "+1" is the
@@ -220,10 +231,12 @@ plotting.glue_figure(figures.kernel(kern, S), "ch6_kernel")
 # `pl.flip_slopes` fits, seed by seed, the log-log slope of that fraction against $m$.
 
 # %%
-lazy = ctx.cached("lazy", lambda: pl.lazy_measurement(S, generator=ctx.generator(2), device=ctx.device))
+lazy = ctx.cached(
+    "lazy", lambda: pl.lazy_measurement(S, generator=ctx.generator(2),
+                                        device=ctx.device))
 flip_slopes = pl.flip_slopes(lazy, S.lazy_fit_min_m)
-print("relative error per width:", lazy["rel_error"].mean(1).round(4), " flipped fraction:",
-      lazy["flipped"].mean(1).round(4))
+print("relative error per width:", lazy["rel_error"].mean(1).round(4),
+      " flipped fraction:", lazy["flipped"].mean(1).round(4))
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.lazy_dynamics(lazy, S), "ch6_lazy")
@@ -259,8 +272,10 @@ plotting.glue_figure(figures.lazy_dynamics(lazy, S), "ch6_lazy")
 # For a sufficiently wide network trained for time $T_f$ with the identity loss,
 #
 # $$
-# \eta_n = \epsilon\,y^{adv}_n\frac{v_n}{\lVert v_n\rVert},\qquad
+# \begin{gathered}
+# \eta_n = \epsilon\,y^{adv}_n\frac{v_n}{\lVert v_n\rVert},\\
 # v_n = \frac{T_f}N\sum_{k=1}^N y_k\,\Phi(x_n,x_k)\,x_k \;+\; \underbrace{\nabla_x f_0(x_n)}_{\text{residual}} \;+\;o_m(1).
+# \end{gathered}
 # $$ (eq-direction)
 # :::
 #
@@ -278,11 +293,16 @@ plotting.glue_figure(figures.lazy_dynamics(lazy, S), "ch6_lazy")
 # $T_f$ for several input dimensions.
 
 # %%
-align = ctx.cached("alignment", lambda: pl.alignment_measurement(S, generator=ctx.generator(3), device=ctx.device))
+align = ctx.cached(
+    "alignment", lambda: pl.alignment_measurement(
+        S, generator=ctx.generator(3), device=ctx.device))
 cosines = pl.alignment_cosines(align, S.align_min_T)
 cos_T, big_T = cosines["cos_T"], cosines["big_T"]
-print("mean |cos| vs T_f:", ", ".join(f"{t:g}: {c:.4f}" for t, c in zip(cosines["T"], cos_T)),
-      "| vs d:", ", ".join(f"{d:g}: {c:.4f}" for d, c in zip(cosines["d"], cosines["cos_d"])))
+print(
+    "mean |cos| vs T_f:", ", ".join(f"{t:g}: {c:.4f}"
+                                    for t, c in zip(cosines["T"], cos_T)),
+    "| vs d:", ", ".join(f"{d:g}: {c:.4f}"
+                         for d, c in zip(cosines["d"], cosines["cos_d"])))
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.alignment(align, S), "ch6_alignment")
@@ -320,11 +340,13 @@ plotting.glue_figure(figures.alignment(align, S), "ch6_alignment")
 # \epsilon\,v_n/\lVert v_n\rVert$ by {eq}`eq-direction`, whatever $y^{adv}_n$ was. Hence
 #
 # $$
-# g_{T_g}(z) \approx g_0(z)
+# \begin{aligned}
+# g_{T_g}(z) \approx{}& g_0(z)
 # + \underbrace{T_g\,\epsilon\,\hat g(z)}_{\text{label-free signal}}
-# + \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)}_{\text{random offset}}
-# + \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)\,z^\top x_n}_{\text{(b) only: label noise}},\qquad
-# \hat g(z) = \frac1N\sum_n\Phi(r_n,z)\,\frac{z^\top v_n}{\lVert v_n\rVert}.
+# + \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)}_{\text{random offset}}\\
+# &+ \underbrace{\frac{T_g}N\sum_n y^{adv}_n\Phi(z,r_n)\,z^\top x_n}_{\text{(b) only: label noise}},\\
+# \hat g(z) ={}& \frac1N\sum_n\Phi(r_n,z)\,\frac{z^\top v_n}{\lVert v_n\rVert}.
+# \end{aligned}
 # $$ (eq-g-lazy)
 #
 # With $v_n\propto\sum_ky_k\Phi(x_n,x_k)x_k$, the signal $\hat g$ is a class-signed, kernel-weighted linear
@@ -365,10 +387,17 @@ plotting.glue_figure(figures.alignment(align, S), "ch6_alignment")
 # `pl.map_agreements` counts the grid points where the signs agree.
 
 # %%
-dmaps = ctx.cached("maps", lambda: pl.maps_measurement(S, generators=ctx.generator, device=ctx.device))
-hat_agree, net_agree = pl.map_agreements(dmaps, "hat_agreement"), pl.map_agreements(dmaps, "agreement")
-print("grid fraction with sign f-hat = sign g-hat:", {f"{n} ({sc})": round(v, 3) for (n, sc), v in hat_agree.items()})
-print("grid fraction with sign f = sign g:      ", {f"{n} ({sc})": round(v, 3) for (n, sc), v in net_agree.items()})
+dmaps = ctx.cached(
+    "maps", lambda: pl.maps_measurement(S, generators=ctx.generator, device=
+                                        ctx.device))
+hat_agree, net_agree = pl.map_agreements(
+    dmaps, "hat_agreement"), pl.map_agreements(dmaps, "agreement")
+print("grid fraction with sign f-hat = sign g-hat:",
+      {f"{n} ({sc})": round(v, 3)
+       for (n, sc), v in hat_agree.items()})
+print("grid fraction with sign f = sign g:      ",
+      {f"{n} ({sc})": round(v, 3)
+       for (n, sc), v in net_agree.items()})
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.decision_maps(dmaps, S), "ch6_maps")
@@ -416,7 +445,8 @@ tables = ctx.cached_units("sweeps", *pl.sweeps_units(S, device=ctx.device),
 
 # %% tags=["hide-input"]
 for name in pl.CHAPTER_DATASETS:
-    plotting.glue_figure(figures.sweeps(tables[name], name, S), f"ch6_sweeps_{name}")
+    plotting.glue_figure(figures.sweeps(tables[name], name, S),
+                         f"ch6_sweeps_{name}")
 
 # %% [markdown]
 # ```{glue:figure} ch6_sweeps_shifted_gauss
@@ -482,7 +512,6 @@ for name in pl.CHAPTER_DATASETS:
 # above; (b), on the mislabelled adversarial examples, below.
 # ```
 
-
 # %% [markdown]
 # Markers: means over seeds, bars: one standard deviation across seeds; the thin dashed orange line is the
 # lazy prediction {eq}`eq-g-lazy` of the perturbation accuracy (same seeds, no fitted constant).
@@ -542,14 +571,19 @@ sg = "shifted_gauss"
 D_sg = S.defaults(sg)
 fails = pl.failure_points(tables, S, pl.factors_of(sg, S))
 for k, v in fails.items():
-    print(f"{k}: at {v[0]:g}, perturbation accuracy {v[1]:.3f} ± {v[2]:.3f}")
+    print(
+        f"{k}: at {v[0]:g}, perturbation accuracy {v[1]:.3f} ± {v[2]:.3f}")
 authors_factor = 0.01 / D_sg["eps"]["a"]
 authors_eps = None
 if np.any(np.isclose(S.eps_factors, authors_factor)):
-    authors_eps = pl.default_row(tables[sg], D_sg, "a", eps_factor=authors_factor)
-    lazy_authors = pl.default_row(tables[sg], D_sg, "a", eps_factor=authors_factor, metric="lazy_perturbation_acc")
-    print(f"authors' eps = 0.01 (a): perturbation accuracy per seed {np.round(authors_eps, 3)}, "
-          f"lazy prediction {np.round(lazy_authors, 3)}")
+    authors_eps = pl.default_row(tables[sg], D_sg, "a",
+                                 eps_factor=authors_factor)
+    lazy_authors = pl.default_row(tables[sg], D_sg, "a",
+                                  eps_factor=authors_factor,
+                                  metric="lazy_perturbation_acc")
+    print(
+        f"authors' eps = 0.01 (a): perturbation accuracy per seed {np.round(authors_eps, 3)}, "
+        f"lazy prediction {np.round(lazy_authors, 3)}")
 
 # %% [markdown]
 # ## Claims
@@ -568,37 +602,55 @@ if np.any(np.isclose(S.eps_factors, authors_factor)):
 
 # %%
 for gm, err in kernel_err.items():
-    ctx.card.at_most(f"Phi closed form = Monte Carlo, gamma={gm:g}, max over {S.kernel_pairs} pairs", err, 0.005)
+    ctx.card.at_most(
+        f"Phi closed form = Monte Carlo, gamma={gm:g}, max over {S.kernel_pairs} pairs",
+        err, 0.005)
 
-slope_tol = stats.mean_tolerance(flip_slopes.std(ddof=1), len(flip_slopes)) if len(flip_slopes) > 1 else 0.0
-ctx.card.close(f"lazy regime: flipped-pattern fraction ~ m^(-1/2) (log-log slope, m >= {S.lazy_fit_min_m})", -0.5,
-               flip_slopes.mean(), atol=slope_tol)
+slope_tol = stats.mean_tolerance(flip_slopes.std(
+    ddof=1), len(flip_slopes)) if len(flip_slopes) > 1 else 0.0
+ctx.card.close(
+    f"lazy regime: flipped-pattern fraction ~ m^(-1/2) (log-log slope, m >= {S.lazy_fit_min_m})",
+    -0.5, flip_slopes.mean(), atol=slope_tol)
 rel = lazy["rel_error"].mean(1)
-ctx.card.holds("lazy regime: relative error of the lazy prediction decreases with m", bool(np.all(np.diff(rel) < 0)),
-               measured=", ".join(f"m={int(w)}: {e:.3f}" for w, e in zip(lazy["widths"].astype(float), rel)))
+ctx.card.holds(
+    "lazy regime: relative error of the lazy prediction decreases with m",
+    bool(np.all(np.diff(rel) < 0)),
+    measured=", ".join(f"m={int(w)}: {e:.3f}"
+                       for w, e in zip(lazy["widths"].astype(float), rel)))
 
-ctx.card.at_least(f"Theorem A: mean |cos(eta, sum y Phi x)| at m={S.align_m}, T_f >= {S.align_min_T:g} (min over T_f)",
-                  cos_T[big_T].min(), 0.95)
+ctx.card.at_least(
+    f"Theorem A: mean |cos(eta, sum y Phi x)| at m={S.align_m}, T_f >= {S.align_min_T:g} (min over T_f)",
+    cos_T[big_T].min(), 0.95)
 
 pa = summary[(sg, "a")]["perturbation_acc"]
-ctx.card.at_least("shifted Gauss (a), defaults: perturbation accuracy (mean over seeds)", pa.mean(), 0.9)
+ctx.card.at_least(
+    "shifted Gauss (a), defaults: perturbation accuracy (mean over seeds)",
+    pa.mean(), 0.9)
 
 n_eval_sg = int(tables[sg]["N"][0]) * S.n_seeds
 zero_a = pl.default_row(tables[sg], D_sg, "a", eps_factor=0.0)
-ctx.card.close("shifted Gauss (a), eps = 0: perturbation accuracy at chance", 0.5, zero_a.mean(),
-               atol=stats.mean_tolerance(0.5, n_eval_sg))
+ctx.card.close(
+    "shifted Gauss (a), eps = 0: perturbation accuracy at chance", 0.5,
+    zero_a.mean(), atol=stats.mean_tolerance(0.5, n_eval_sg))
 zero_b = pl.default_row(tables[sg], D_sg, "b", eps_factor=0.0)
-ctx.card.close("shifted Gauss (b), eps = 0: perturbation accuracy at chance (seed-mean tolerance)", 0.5,
-               zero_b.mean(), atol=stats.mean_tolerance(zero_b.std(ddof=1), len(zero_b)))
+ctx.card.close(
+    "shifted Gauss (b), eps = 0: perturbation accuracy at chance (seed-mean tolerance)",
+    0.5, zero_b.mean(), atol=stats.mean_tolerance(zero_b.std(ddof=1),
+                                                  len(zero_b)))
 
 chance_tol = stats.mean_tolerance(0.5, S.n_eval * S.n_seeds)
-ctx.card.at_least("shifted Gauss (a), defaults: agreement of f and g above chance",
-                  summary[(sg, "a")]["agreement"].mean(), 0.5 + chance_tol)
+ctx.card.at_least(
+    "shifted Gauss (a), defaults: agreement of f and g above chance",
+    summary[(sg, "a")]["agreement"].mean(), 0.5 + chance_tol)
 n_gauss = int(tables["gauss"]["N"][0]) * S.n_seeds
-ctx.card.at_least("Gauss with random labels (a): perturbation accuracy above chance",
-                  summary[("gauss", "a")]["perturbation_acc"].mean(), 0.5 + stats.mean_tolerance(0.5, n_gauss))
-_ = ctx.card.at_least("shifted Gauss (b), defaults: perturbation accuracy above chance",
-                      summary[(sg, "b")]["perturbation_acc"].mean(), 0.5 + stats.mean_tolerance(0.5, n_eval_sg))
+ctx.card.at_least(
+    "Gauss with random labels (a): perturbation accuracy above chance",
+    summary[("gauss", "a")]["perturbation_acc"].mean(),
+    0.5 + stats.mean_tolerance(0.5, n_gauss))
+_ = ctx.card.at_least(
+    "shifted Gauss (b), defaults: perturbation accuracy above chance",
+    summary[(sg, "b")]["perturbation_acc"].mean(),
+    0.5 + stats.mean_tolerance(0.5, n_eval_sg))
 
 # %%
 glue = mfat.chapter.glue

@@ -148,7 +148,8 @@ from mfat.chapter import plotting
 from mfat.chapter.figures import implicit_bias as figures
 from mfat.experiments import implicit_bias as ib
 
-ctx = mfat.chapter.start("07_implicit_bias", profile, overrides, seed=seed, device=device, replay=replay,
+ctx = mfat.chapter.start("07_implicit_bias", profile, overrides, seed=seed,
+                         device=device, replay=replay,
                          theorem="Lyu & Zhu 2022 (reconstructed)")
 S = ctx.settings
 L_lin = len(S.widths) + 1
@@ -196,18 +197,21 @@ mfat.chapter.settings.describe("07_implicit_bias")
 # each data set, their margins and their cosine.
 
 # %%
-X1, y1 = ib.separable_data(S.n, S.d, S.data_margin, generator=ctx.generator(1))
-X2, y2 = ib.discriminating_data(S.n_per_class, S.center, S.spread, generator=ctx.generator(2))
+X1, y1 = ib.separable_data(S.n, S.d, S.data_margin,
+                           generator=ctx.generator(1))
+X2, y2 = ib.discriminating_data(S.n_per_class, S.center, S.spread,
+                                generator=ctx.generator(2))
 T = ib.margin_targets(X1, y1, X2, y2, S)
 gamma1, gamma2, svm2, rob2 = T["gamma1"], T["gamma2"], T["svm2"], T["rob2"]
 for name, (dual, primal) in T["solutions"].items():
-    print(f"{name:32s} margin {dual.margin:.6f} (primal {primal.margin:.6f}); support {len(dual.support)} points; "
-          f"KKT residual dual {dual.kkt:.1e}, primal {primal.kkt:.1e}")
+    print(
+        f"{name:32s} margin {dual.margin:.6f} (primal {primal.margin:.6f}); support {len(dual.support)} points; "
+        f"KKT residual dual {dual.kkt:.1e}, primal {primal.kkt:.1e}")
 for key in ("gamma1", "gamma2", "cos_targets2", "cos_targets1"):
     mfat.chapter.glue(f"ch7_{key}", T[key])
 mfat.chapter.glue("ch7_d", S.d)
-print("E2: u* =", np.round(svm2.direction, 4), " robust =", np.round(rob2.direction, 4),
-      f" cos = {T['cos_targets2']:.4f}")
+print("E2: u* =", np.round(svm2.direction, 4), " robust =",
+      np.round(rob2.direction, 4), f" cos = {T['cos_targets2']:.4f}")
 
 # %% [markdown]
 # Both solvers must agree and both answers must satisfy the KKT conditions. The solvers stop at
@@ -219,11 +223,16 @@ print("E2: u* =", np.round(svm2.direction, 4), " robust =", np.round(rob2.direct
 
 # %%
 for name, (dual, primal) in T["solutions"].items():
-    ctx.card.close(f"{name}: primal QP and dual agree on the margin", dual.margin, primal.margin, rtol=1e-6,
+    ctx.card.close(f"{name}: primal QP and dual agree on the margin",
+                   dual.margin, primal.margin, rtol=1e-6,
                    note="numerical solver tolerance")
-    ctx.card.at_most(f"{name}: KKT residual of the solution", dual.kkt, 1e-9, note="round-off")
-_ = ctx.card.at_most("E2 is discriminating: cos(u*, robust direction) < 1", T["cos_targets2"], 1.0 - 1e-3,
-                     note="the targets must differ for the l_inf experiment to mean anything")
+    ctx.card.at_most(f"{name}: KKT residual of the solution", dual.kkt,
+                     1e-9, note="round-off")
+_ = ctx.card.at_most(
+    "E2 is discriminating: cos(u*, robust direction) < 1",
+    T["cos_targets2"], 1.0 - 1e-3,
+    note="the targets must differ for the l_inf experiment to mean anything"
+)
 
 # %% [markdown]
 # ## 2. Deep linear networks with $\ell_2$ perturbations converge to $u^*$
@@ -251,24 +260,29 @@ _ = ctx.card.at_most("E2 is discriminating: cos(u*, robust direction) < 1", T["c
 
 # %%
 configs1 = ib.e1_configs(S, gamma1, T["eps_linf1"])
-common = dict(seeds=S.seeds, widths=S.widths, init_std=S.init_std, targets={"svm": T["u_svm1"], "rob": T["u_rob1"]},
-              device=ctx.device)
-runs_norm = ctx.cached("e1-normalised", lambda: ib.deep_linear_runs(
-    X1, y1, configs1, steps=S.steps_normalised, lr=S.lr_normalised, schedule="normalised",
-    generator=ctx.generator(10), **common))
+common = dict(seeds=S.seeds, widths=S.widths, init_std=S.init_std,
+              targets={"svm": T["u_svm1"],
+                       "rob": T["u_rob1"]}, device=ctx.device)
+runs_norm = ctx.cached(
+    "e1-normalised", lambda: ib.deep_linear_runs(
+        X1, y1, configs1, steps=S.steps_normalised, lr=S.lr_normalised,
+        schedule="normalised", generator=ctx.generator(10), **common))
 # plain GD only below the margin: at eps >= gamma* the loss does not vanish, the curvature grows with ||theta||
 # and a constant step eventually becomes unstable
 configs1_const = [c for c in configs1 if c["eps"] < gamma1]
-runs_const = ctx.cached("e1-constant", lambda: ib.deep_linear_runs(
-    X1, y1, configs1_const, steps=S.steps_constant, lr=S.lr_constant, schedule="constant",
-    generator=ctx.generator(10), **common))
+runs_const = ctx.cached(
+    "e1-constant", lambda: ib.deep_linear_runs(
+        X1, y1, configs1_const, steps=S.steps_constant, lr=S.lr_constant,
+        schedule="constant", generator=ctx.generator(10), **common))
 mfat.chapter.glue("ch7_L", L_lin)
 mfat.chapter.glue("ch7_widths", ", ".join(str(w) for w in S.widths))
 mfat.chapter.glue("ch7_init_std", S.init_std)
-mfat.chapter.glue("ch7_seeds", S.seeds);
+mfat.chapter.glue("ch7_seeds", S.seeds)
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.e1_direction(runs_norm, runs_const, configs1, gamma1, S), "ch7_direction")
+plotting.glue_figure(
+    figures.e1_direction(runs_norm, runs_const, configs1, gamma1, S),
+    "ch7_direction")
 
 # %% [markdown]
 # ```{glue:figure} ch7_direction
@@ -305,15 +319,20 @@ plotting.glue_figure(figures.e1_direction(runs_norm, runs_const, configs1, gamma
 below = ib.below_margin(configs1, gamma1)
 for i in below:
     cos_end = runs_norm["cos_svm"][-1, i, :]
-    ctx.card.at_least(f"E1 {configs1[i]['name']} (normalised GD, {S.steps_normalised} steps): "
-                      f"min over {S.seeds} seeds of cos(w, u*)", cos_end.min(), 0.999,
-                      note="the target of this reproduction")
+    ctx.card.at_least(
+        f"E1 {configs1[i]['name']} (normalised GD, {S.steps_normalised} steps): "
+        f"min over {S.seeds} seeds of cos(w, u*)", cos_end.min(), 0.999,
+        note="the target of this reproduction")
 i_std, i_big = 0, below[-1]
 mfat.chapter.glue("ch7_steps_const", S.steps_constant)
-mfat.chapter.glue("ch7_const_gap_std", float(np.median(1 - runs_const["cos_svm"][-1, i_std])))
-mfat.chapter.glue("ch7_const_gap_adv", float(np.median(1 - runs_const["cos_svm"][-1, i_big])))
+mfat.chapter.glue("ch7_const_gap_std",
+                  float(np.median(1 - runs_const["cos_svm"][-1, i_std])))
+mfat.chapter.glue("ch7_const_gap_adv",
+                  float(np.median(1 - runs_const["cos_svm"][-1, i_big])))
 mfat.chapter.glue("ch7_eps_big", S.eps_below[-1])
-mfat.chapter.glue("ch7_cos_e1_min", float(min(runs_norm["cos_svm"][-1, i, :].min() for i in below)));
+mfat.chapter.glue(
+    "ch7_cos_e1_min",
+    float(min(runs_norm["cos_svm"][-1, i, :].min() for i in below)))
 
 # %% [markdown]
 # ## 3. When $\epsilon$ reaches the margin
@@ -324,7 +343,8 @@ mfat.chapter.glue("ch7_cos_e1_min", float(min(runs_norm["cos_svm"][-1, i, :].min
 # is coercive and has a finite minimiser), and nothing forces the direction towards $u^*$.
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.e1_loss_and_norm(runs_norm, configs1, gamma1, S), "ch7_loss")
+plotting.glue_figure(
+    figures.e1_loss_and_norm(runs_norm, configs1, gamma1, S), "ch7_loss")
 
 # %% [markdown]
 # ```{glue:figure} ch7_loss
@@ -344,12 +364,16 @@ plotting.glue_figure(figures.e1_loss_and_norm(runs_norm, configs1, gamma1, S), "
 beyond = ib.beyond_margin(configs1, gamma1)
 floor = math.log(theory.adversarial_loss_floor(S.n, "exp"))
 for i in beyond:
-    ctx.card.at_least(f"E1 {configs1[i]['name']} (normalised GD): log mean adversarial loss >= log(1/n) "
-                      f"at every recorded step", runs_norm["log_loss"][:, i].min(), floor,
-                      note="exact bound; no tolerance")
-mfat.chapter.glue("ch7_beyond_gap", float(np.median(1 - runs_norm["cos_svm"][-1, beyond[-1]])))
-mfat.chapter.glue("ch7_beyond_rho", float(np.median(runs_norm["rho"][-1, beyond[-1]])))
-mfat.chapter.glue("ch7_eps_top", S.eps_beyond[-1]);
+    ctx.card.at_least(
+        f"E1 {configs1[i]['name']} (normalised GD): log mean adversarial loss >= log(1/n) "
+        f"at every recorded step", runs_norm["log_loss"][:, i].min(), floor,
+        note="exact bound; no tolerance")
+mfat.chapter.glue(
+    "ch7_beyond_gap",
+    float(np.median(1 - runs_norm["cos_svm"][-1, beyond[-1]])))
+mfat.chapter.glue("ch7_beyond_rho",
+                  float(np.median(runs_norm["rho"][-1, beyond[-1]])))
+mfat.chapter.glue("ch7_eps_top", S.eps_beyond[-1])
 
 # %% [markdown]
 # At $\epsilon = $ {glue:text}`ch7_eps_top:g`$\,\gamma^*$ the parameter norm stays at
@@ -365,9 +389,9 @@ mfat.chapter.glue("ch7_eps_top", S.eps_beyond[-1]);
 # $\lVert D_l(t)\rVert$ from $D_l(0)$ alone. Since $W_L$ is a row, $W_L^\top W_L$ has rank one, and Weyl's
 # inequality down the layers gives
 #
-# $$\sigma_2(W_l)^2 \le \sum_{k\ge l}\lVert D_k\rVert ,\qquad
-# 1-\big|\langle u_1(W_l), v_1(W_{l+1})\rangle\big| \le 1-\sqrt{1-s_l^2},\quad
-# s_l = \frac{\lVert D_l\rVert}{\sigma_1(W_{l+1})^2-\sigma_2(W_{l+1})^2-\lVert D_l\rVert}$$
+# $$\begin{gathered}\sigma_2(W_l)^2 \le \sum_{k\ge l}\lVert D_k\rVert ,\qquad
+# 1-\big|\langle u_1(W_l), v_1(W_{l+1})\rangle\big| \le 1-\sqrt{1-s_l^2},\\
+# s_l = \frac{\lVert D_l\rVert}{\sigma_1(W_{l+1})^2-\sigma_2(W_{l+1})^2-\lVert D_l\rVert}\end{gathered}$$
 #
 # (Davis–Kahan). As $\lVert\theta\rVert\to\infty$ while $D$ stays bounded, every layer tends to rank one and
 # adjacent singular vectors align (Ji & Telgarsky 2019; the TPAMI extension of the paper states the same
@@ -379,7 +403,9 @@ mfat.chapter.glue("ch7_eps_top", S.eps_beyond[-1]);
 # quantities at the end exceed their bounds, which the claims require to be at most zero (up to round-off).
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.layer_alignment(runs_norm, below[0], configs1[below[0]]["name"]), "ch7_layers")
+plotting.glue_figure(
+    figures.layer_alignment(runs_norm, below[0],
+                            configs1[below[0]]["name"]), "ch7_layers")
 
 # %% [markdown]
 # ```{glue:figure} ch7_layers
@@ -399,15 +425,20 @@ plotting.glue_figure(figures.layer_alignment(runs_norm, below[0], configs1[below
 # %%
 for runs, sched in ((runs_norm, "normalised"), (runs_const, "plain")):
     excess = ib.layer_bound_excess(runs, below)
-    ctx.card.at_most(f"{sched} GD: | ||D_l(T)|| - ||D_l(0)|| | - (second-order bound), worst layer/run",
-                     excess["drift"], 0.0, tol=1e-9, note="round-off allowance")
-    ctx.card.at_most(f"{sched} GD: sigma_2(W_l) - (Weyl bound from D(0)), worst layer/run", excess["s2"], 0.0,
-                     tol=1e-9)
-    ctx.card.at_most(f"{sched} GD: (1 - alignment) - (Davis-Kahan bound), worst layer/run", excess["alignment"],
-                     0.0, tol=1e-9)
-ratio_end = runs_norm["sigma2"][-1, below][..., :-1] / runs_norm["sigma1"][-1, below][..., :-1]
+    ctx.card.at_most(
+        f"{sched} GD: | ||D_l(T)|| - ||D_l(0)|| | - (second-order bound), worst layer/run",
+        excess["drift"], 0.0, tol=1e-9, note="round-off allowance")
+    ctx.card.at_most(
+        f"{sched} GD: sigma_2(W_l) - (Weyl bound from D(0)), worst layer/run",
+        excess["s2"], 0.0, tol=1e-9)
+    ctx.card.at_most(
+        f"{sched} GD: (1 - alignment) - (Davis-Kahan bound), worst layer/run",
+        excess["alignment"], 0.0, tol=1e-9)
+ratio_end = runs_norm["sigma2"][-1, below][..., :-1] / runs_norm["sigma1"][
+    -1, below][..., :-1]
 mfat.chapter.glue("ch7_rank_ratio", float(ratio_end.max()))
-mfat.chapter.glue("ch7_align_gap", float((1 - runs_norm["alignment"][-1, below]).max()));
+mfat.chapter.glue("ch7_align_gap",
+                  float((1 - runs_norm["alignment"][-1, below]).max()))
 
 # %% [markdown]
 # At the end of the normalised runs below the margin, the largest $\sigma_2/\sigma_1$ over layers,
@@ -423,15 +454,20 @@ mfat.chapter.glue("ch7_align_gap", float((1 - runs_norm["alignment"][-1, below])
 
 # %%
 configs2 = ib.e2_configs(S, gamma2)
-runs2 = ctx.cached("e2-normalised", lambda: ib.deep_linear_runs(
-    X2, y2, configs2, seeds=S.seeds, widths=S.widths, init_std=S.init_std, steps=S.steps_normalised,
-    lr=S.lr_normalised, schedule="normalised", targets={"svm": svm2.direction, "rob": rob2.direction},
-    generator=ctx.generator(20), device=ctx.device))
+runs2 = ctx.cached(
+    "e2-normalised", lambda: ib.deep_linear_runs(
+        X2, y2, configs2, seeds=S.seeds, widths=S.widths, init_std=S.
+        init_std, steps=S.steps_normalised, lr=S.lr_normalised, schedule=
+        "normalised", targets={
+            "svm": svm2.direction, "rob": rob2.direction
+        }, generator=ctx.generator(20), device=ctx.device))
 mfat.chapter.glue("ch7_eps2", S.eps_linf_e2)
-mfat.chapter.glue("ch7_rob_margin2", rob2.margin);
+mfat.chapter.glue("ch7_rob_margin2", rob2.margin)
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.e2_trajectories(X2, y2, runs2, configs2, svm2.direction, rob2.direction, S), "ch7_e2")
+plotting.glue_figure(
+    figures.e2_trajectories(X2, y2, runs2, configs2, svm2.direction,
+                            rob2.direction, S), "ch7_e2")
 
 # %% [markdown]
 # ```{glue:figure} ch7_e2
@@ -452,14 +488,17 @@ plotting.glue_figure(figures.e2_trajectories(X2, y2, runs2, configs2, svm2.direc
 i_l2, i_inf = 1, 2
 cos_inf_rob = runs2["cos_rob"][-1, i_inf]
 cos_inf_svm = runs2["cos_svm"][-1, i_inf]
-ctx.card.at_least("E2 FGSM training: min over seeds of cos(w, robust) - cos(w, u*)",
-                  float((cos_inf_rob - cos_inf_svm).min()), 0.0,
-                  note="the target of this reproduction: closer to the robust direction")
-ctx.card.at_least("E2 l2 training: min over seeds of cos(w, u*)", runs2["cos_svm"][-1, i_l2].min(), 0.999,
+ctx.card.at_least(
+    "E2 FGSM training: min over seeds of cos(w, robust) - cos(w, u*)",
+    float((cos_inf_rob - cos_inf_svm).min()), 0.0,
+    note="the target of this reproduction: closer to the robust direction")
+ctx.card.at_least("E2 l2 training: min over seeds of cos(w, u*)",
+                  runs2["cos_svm"][-1, i_l2].min(), 0.999,
                   note="the target of this reproduction")
 mfat.chapter.glue("ch7_e2_inf_rob", float(np.median(cos_inf_rob)))
 mfat.chapter.glue("ch7_e2_inf_svm", float(np.median(cos_inf_svm)))
-mfat.chapter.glue("ch7_e2_l2_svm", float(np.median(runs2["cos_svm"][-1, i_l2])));
+mfat.chapter.glue("ch7_e2_l2_svm",
+                  float(np.median(runs2["cos_svm"][-1, i_l2])))
 
 # %% [markdown]
 # FGSM-trained networks end with cosine {glue:text}`ch7_e2_inf_rob:.5f` with the robust direction and
@@ -508,23 +547,33 @@ mfat.chapter.glue("ch7_e2_l2_svm", float(np.median(runs2["cos_svm"][-1, i_l2])))
 
 # %%
 dtype = torch.float64 if S.relu_float64 else torch.float32
-relu_common = dict(m=S.relu_m, init_scale=S.relu_init_scale, steps=S.relu_steps, norm_power=S.relu_norm_power,
-                   pgd_steps=S.pgd_steps, n_log=S.relu_n_log, dtype=dtype, device=ctx.device)
-Xs, ys = ib.sign_product_data(S.syn_n, S.syn_d, S.syn_min_margin, generator=ctx.generator(30))
+relu_common = dict(m=S.relu_m, init_scale=S.relu_init_scale,
+                   steps=S.relu_steps, norm_power=S.relu_norm_power,
+                   pgd_steps=S.pgd_steps, n_log=S.relu_n_log, dtype=dtype,
+                   device=ctx.device)
+Xs, ys = ib.sign_product_data(S.syn_n, S.syn_d, S.syn_min_margin,
+                              generator=ctx.generator(30))
 Xm, ym = ib.mnist_pair(S.mnist_n)
 relu = {
-    "synthetic": ctx.cached("e3-synthetic", lambda: ib.two_layer_runs(
-        Xs, ys, ib.attack_list(S, S.syn_eps_l2, S.syn_eps_linf), lr=S.syn_lr, lr_fit=S.syn_lr_fit,
-        generator=ctx.generator(31), **relu_common)),
-    "MNIST 0 vs 1": ctx.cached("e3-mnist", lambda: ib.two_layer_runs(
-        Xm, ym, ib.attack_list(S, S.mnist_eps_l2, S.mnist_eps_linf), lr=S.mnist_lr, lr_fit=S.mnist_lr_fit,
-        generator=ctx.generator(32), **relu_common)),
+    "synthetic": ctx.cached(
+        "e3-synthetic", lambda: ib.two_layer_runs(
+            Xs, ys, ib.attack_list(S, S.syn_eps_l2, S.syn_eps_linf), lr=S.
+            syn_lr, lr_fit=S.syn_lr_fit, generator=ctx.generator(
+                31), **relu_common)),
+    "MNIST 0 vs 1": ctx.cached(
+        "e3-mnist", lambda: ib.two_layer_runs(
+            Xm, ym, ib.attack_list(S, S.mnist_eps_l2, S.mnist_eps_linf), lr=
+            S.mnist_lr, lr_fit=S.mnist_lr_fit, generator=ctx.generator(
+                32), **relu_common)),
 }
 n_of = {"synthetic": len(ys), "MNIST 0 vs 1": len(ym)}
-eps_of = {"synthetic": (S.syn_eps_l2, S.syn_eps_linf), "MNIST 0 vs 1": (S.mnist_eps_l2, S.mnist_eps_linf)}
+eps_of = {
+    "synthetic": (S.syn_eps_l2, S.syn_eps_linf),
+    "MNIST 0 vs 1": (S.mnist_eps_l2, S.mnist_eps_linf)
+}
 mfat.chapter.glue("ch7_m", S.relu_m)
 mfat.chapter.glue("ch7_syn_d", S.syn_d)
-mfat.chapter.glue("ch7_mnist_n", S.mnist_n);
+mfat.chapter.glue("ch7_mnist_n", S.mnist_n)
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.relu_margins(relu, eps_of, S), "ch7_relu")
@@ -557,21 +606,28 @@ for dname, res in relu.items():
     for name, out in res.items():
         tr = ib.margin_trajectory(out, n_of[dname], S.relu_steps)
         g, kkt = tr["gamma"], tr["kkt"]
-        ctx.card.holds(f"{dname}, {name}: the adversarial training loss falls below ell(0)/n (t0 exists)",
-                       tr["t0"] >= 0, measured=f"t0 = {tr['t0']}")
-        ctx.card.at_least(f"{dname}, {name}: gamma(t2) - gamma(t1) + log(n)/rho(t1)^2 over recorded t0<=t1<t2",
-                          tr["slack"], 0.0, note="margin eventually non-decreasing; allowance derived, not tuned")
-        ctx.card.at_least(f"{dname}, {name}: normalised adversarial margin at the end >= at t0", g[-1], g[0],
-                          note="margin rising")
-        ctx.card.at_most(f"{dname}, {name}: KKT residual at the end <= at t0", kkt[-1], kkt[0],
-                         note="residual falling")
+        ctx.card.holds(
+            f"{dname}, {name}: the adversarial training loss falls below ell(0)/n (t0 exists)",
+            tr["t0"] >= 0, measured=f"t0 = {tr['t0']}")
+        ctx.card.at_least(
+            f"{dname}, {name}: gamma(t2) - gamma(t1) + log(n)/rho(t1)^2 over recorded t0<=t1<t2",
+            tr["slack"], 0.0, note=
+            "margin eventually non-decreasing; allowance derived, not tuned"
+        )
+        ctx.card.at_least(
+            f"{dname}, {name}: normalised adversarial margin at the end >= at t0",
+            g[-1], g[0], note="margin rising")
+        ctx.card.at_most(
+            f"{dname}, {name}: KKT residual at the end <= at t0", kkt[-1],
+            kkt[0], note="residual falling")
         summary.append({"data": dname, "training": name, **tr["row"]})
 import pandas as pd  # noqa: E402
 
 summary = pd.DataFrame(summary)
 mfat.chapter.glue("ch7_kkt_end_max", float(summary["KKT r(T)"].max()))
 mfat.chapter.glue("ch7_kkt_end_min", float(summary["KKT r(T)"].min()))
-mfat.chapter.glue("ch7_sm_decreases", int(summary["smoothed-margin decreases"].sum()))
+mfat.chapter.glue("ch7_sm_decreases",
+                  int(summary["smoothed-margin decreases"].sum()))
 summary.round(4)
 
 # %% [markdown]

@@ -80,13 +80,15 @@ from mfat.chapter.interactive import show
 from mfat.data import load
 from mfat.experiments import attack_gaps as ag
 
-ctx = mfat.chapter.start("08_attack_gaps", profile, overrides, seed=seed, device=device,
-                         replay=replay, theorem="Theorem 5.1, step 1 (the attack)")
+ctx = mfat.chapter.start("08_attack_gaps", profile, overrides, seed=seed,
+                         device=device, replay=replay,
+                         theorem="Theorem 5.1, step 1 (the attack)")
 S = ctx.settings
 Z = stats.Z_DEFAULT
 TYPICAL = "10 steps, madry"  # 10-step PGD, the training attack of chapters 3 to 5
 ROUNDING = ag.rounding_allowance(784)
-for name in ("N", "L", "K", "restarts", "law_samples", "n_inputs", "geometry_starts"):
+for name in ("N", "L", "K", "restarts", "law_samples", "n_inputs",
+             "geometry_starts"):
     mfat.chapter.glue(f"ch8_{name}", getattr(S, name))
 mfat.chapter.settings.describe("08_attack_gaps")
 
@@ -174,19 +176,24 @@ prediction.style.format({"local maxima at most": ag.format_count})
 # {glue:text}`ch8_restarts` restarts for the random starts:
 
 # %%
-law = ctx.cached("law", lambda: ag.law_measurement(S, generator=ctx.generator(1),
-                                                    device=ctx.device))
-mnist = ctx.cached("mnist", lambda: ag.mnist_measurement(S, generator=ctx.generator(2),
-                                                          device=ctx.device))
+law = ctx.cached(
+    "law", lambda: ag.law_measurement(S, generator=ctx.generator(1), device=
+                                      ctx.device))
+mnist = ctx.cached(
+    "mnist", lambda: ag.mnist_measurement(S, generator=ctx.generator(2),
+                                          device=ctx.device))
 
 # %% [markdown]
 # The mean gap ratio of each attack on each pair, with one restart and with all restarts (rows marked
 # $\times R$); the last row is the best any attack found:
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.gap_heatmaps({"exact law of J": ag.gap_matrix(law),
-                      "J(x) at MNIST images": ag.gap_matrix(mnist["linear"])},
-                     title="The small-budget limit: found / (ε‖J‖)"), "ch8_small_eps")
+plotting.glue_figure(
+    figures.gap_heatmaps(
+        {
+            "exact law of J": ag.gap_matrix(law),
+            "J(x) at MNIST images": ag.gap_matrix(mnist["linear"])
+        }, title="The small-budget limit: found / (ε‖J‖)"), "ch8_small_eps")
 
 # %% [markdown]
 # ```{glue:figure} ch8_small_eps
@@ -210,10 +217,13 @@ plotting.glue_figure(figures.gap_heatmaps({"exact law of J": ag.gap_matrix(law),
 # %%
 for name, res in (("exact law", law), ("MNIST J(x)", mnist["linear"])):
     margin = ag.small_eps_margins(res)
-    ctx.card.at_most(f"{name}: no attack exceeds eps x upper bound on ||J||_(p,q) "
-                     "(largest relative excess)", margin["excess"], ROUNDING)
-    ctx.card.at_most(f"{name}: the linearised maximiser attains eps ||J||_(p,q) "
-                     "(exact pairs, largest |ratio - 1|)", margin["jump_error"], ROUNDING)
+    ctx.card.at_most(
+        f"{name}: no attack exceeds eps x upper bound on ||J||_(p,q) "
+        "(largest relative excess)", margin["excess"], ROUNDING)
+    ctx.card.at_most(
+        f"{name}: the linearised maximiser attains eps ||J||_(p,q) "
+        "(exact pairs, largest |ratio - 1|)", margin["jump_error"],
+        ROUNDING)
 
 # %% [markdown]
 # **Claims (what a random start misses).** One might expect a norm, the maximum of a convex function, to be
@@ -227,15 +237,18 @@ full = TYPICAL.replace("madry", "full")
 gaps = ag.shortfall(law, full)
 for pq in ag.MANY_MAXIMA:
     row = gaps.loc[ag.pair_label(*pq)]
-    ctx.card.at_least(f"exact law {ag.pair_label(*pq)}: one start of {full} falls "
-                      "short of eps ||J|| (mean shortfall >= 4 s.e.)", row["shortfall"],
-                      Z * row["s.e."], kind="deviation")
+    ctx.card.at_least(
+        f"exact law {ag.pair_label(*pq)}: one start of {full} falls "
+        "short of eps ||J|| (mean shortfall >= 4 s.e.)", row["shortfall"],
+        Z * row["s.e."], kind="deviation")
 one = ag.best_of(law, 1)[0][:, list(law["variants"]).index(full)]
-diff, se = ag.paired_difference(one[ag.pair_index(law, (math.inf, 2))],
-                                one[ag.pair_index(law, (math.inf, math.inf))])
-ctx.card.at_least(f"exact law: {full}, one start, reaches more of the norm for the "
-                  "NP-hard (inf,2) than for the closed-form (inf,inf) (mean difference)",
-                  diff, Z * se, kind="deviation")
+diff, se = ag.paired_difference(
+    one[ag.pair_index(law, (math.inf, 2))],
+    one[ag.pair_index(law, (math.inf, math.inf))])
+ctx.card.at_least(
+    f"exact law: {full}, one start, reaches more of the norm for the "
+    "NP-hard (inf,2) than for the closed-form (inf,inf) (mean difference)",
+    diff, Z * se, kind="deviation")
 gaps.style.format("{:.3f}")
 
 # %% [markdown]
@@ -246,13 +259,16 @@ gaps.style.format("{:.3f}")
 # maximum, on the exact law and on the MNIST Jacobians.
 
 # %%
-geometry = {name: ag.geometry_table(res, 784, S.K)
-            for name, res in (("exact law", law), ("MNIST J(x)", mnist["linear"]))}
+geometry = {
+    name: ag.geometry_table(res, 784, S.K)
+    for name, res in (("exact law", law), ("MNIST J(x)", mnist["linear"]))
+}
 geometry["exact law"].style.format(precision=3).format(
     {"local maxima at most": ag.format_count})
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.geometry(geometry["exact law"]), "ch8_geometry")
+plotting.glue_figure(figures.geometry(geometry["exact law"]),
+                     "ch8_geometry")
 
 # %% [markdown]
 # ```{glue:figure} ch8_geometry
@@ -279,12 +295,16 @@ plotting.glue_figure(figures.geometry(geometry["exact law"]), "ch8_geometry")
 # %%
 for name, table in geometry.items():
     two, most = table.loc["(2,2)"], table["distinct end points (max)"]
-    ctx.card.holds(f"{name}: (2,2) full-step iteration ends at one point from every start",
-                   most["(2,2)"] == 1, measured=most["(2,2)"])
-    ctx.card.at_least(f"{name}: (2,2) share of starts ending at the maximum",
-                      two["starts ending at the maximum"], 1.0)
-    ctx.card.holds(f"{name}: distinct end points <= the bound on local maxima, every pair",
-                   bool((most <= table["local maxima at most"]).all()), measured=most.max())
+    ctx.card.holds(
+        f"{name}: (2,2) full-step iteration ends at one point from every start",
+        most["(2,2)"] == 1, measured=most["(2,2)"])
+    ctx.card.at_least(
+        f"{name}: (2,2) share of starts ending at the maximum",
+        two["starts ending at the maximum"], 1.0)
+    ctx.card.holds(
+        f"{name}: distinct end points <= the bound on local maxima, every pair",
+        bool((most <= table["local maxima at most"]).all()),
+        measured=most.max())
 geometry["MNIST J(x)"].style.format(precision=3).format(
     {"local maxima at most": ag.format_count})
 
@@ -297,9 +317,11 @@ geometry["MNIST J(x)"].style.format(precision=3).format(
 # %%
 network = mnist["network"]
 large = len(network["eps"]) - 1
-curves = {"exact law, ε → 0": (ag.steps_curves(law, "madry"), ag.PAIRS),
-          f"network, ε = {network['eps'][large]:g}":
-              (ag.steps_curves(network, "madry", large), ag.PAIRS)}
+curves = {
+    "exact law, ε → 0": (ag.steps_curves(law, "madry"), ag.PAIRS),
+    f"network, ε = {network['eps'][large]:g}": (ag.steps_curves(
+        network, "madry", large), ag.PAIRS)
+}
 
 # %% tags=["hide-input"]
 plotting.glue_figure(figures.steps_and_restarts(curves), "ch8_steps")
@@ -347,9 +369,12 @@ show(figures.steps_slider(curves), "ch8_steps_slider")
 # regions are far smaller (chapter 2 measures their radius), so the ball crosses many of them.
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.gap_heatmaps({f"network, ε = {eps:g}": ag.gap_matrix(network, e)
-                      for e, eps in enumerate(network["eps"])},
-                     title="The network: found / (ε‖J(x)‖)"), "ch8_network")
+plotting.glue_figure(
+    figures.gap_heatmaps(
+        {
+            f"network, ε = {eps:g}": ag.gap_matrix(network, e)
+            for e, eps in enumerate(network["eps"])
+        }, title="The network: found / (ε‖J(x)‖)"), "ch8_network")
 
 # %% [markdown]
 # ```{glue:figure} ch8_network
@@ -415,20 +440,24 @@ ag.weakness_table(network, large).style.format("{:.2f}")
 
 # %%
 best = ag.best_of_all(network)[large]
-above = max(best[ag.pair_index(network, (1, q))].max() for q in (1, 2, math.inf))
-ctx.card.at_least(f"network, eps = {network['eps'][large]:g}, p = 1: largest best / "
-                  "(eps ||J(x)||) over inputs exceeds 1", above, 1.0 + ROUNDING,
-                  kind="deviation")
+above = max(best[ag.pair_index(network, (1, q))].max()
+            for q in (1, 2, math.inf))
+ctx.card.at_least(
+    f"network, eps = {network['eps'][large]:g}, p = 1: largest best / "
+    "(eps ||J(x)||) over inputs exceeds 1", above, 1.0 + ROUNDING,
+    kind="deviation")
 j = ag.pair_index(network, (math.inf, math.inf))
 jump = ag.variant_ratio(network, "linearised maximiser", 1, large)[j]
 diff, se = ag.paired_difference(best[j], jump)
-ctx.card.at_least(f"network, eps = {network['eps'][large]:g}, (inf,inf): best attack "
-                  "minus the jump to the linearised maximiser", diff, Z * se,
-                  kind="deviation")
+ctx.card.at_least(
+    f"network, eps = {network['eps'][large]:g}, (inf,inf): best attack "
+    "minus the jump to the linearised maximiser", diff, Z * se,
+    kind="deviation")
 numbers = ag.headline(law, network, TYPICAL)
 for key, value in numbers.items():
     mfat.chapter.glue(f"ch8_{key}", value)
-mfat.chapter.glue("ch8_eps_values", ", ".join(f"{e:g}" for e in network["eps"]))
+mfat.chapter.glue("ch8_eps_values",
+                  ", ".join(f"{e:g}" for e in network["eps"]))
 bends.style.format("{:.3f}")
 
 # %% [markdown]
@@ -440,7 +469,8 @@ bends.style.format("{:.3f}")
 
 # %%
 units = ag.sweep_units(S)
-swept = ctx.cached_units("sweeps", units, lambda u: ag.sweep_unit(S, u, device=ctx.device),
+swept = ctx.cached_units("sweeps", units,
+                         lambda u: ag.sweep_unit(S, u, device=ctx.device),
                          list)
 sweep = ag.sweep_table(units, swept, TYPICAL)
 mfat.chapter.glue("ch8_sweep_L", S.sweep_L)
@@ -473,14 +503,16 @@ plotting.glue_figure(figures.sweeps(sweep, TYPICAL), "ch8_sweeps")
 # norm at the narrowest width than at the widest, averaged over the pairs, by more than four standard errors.
 
 # %%
-narrow, wide = (ag.variant_ratio(swept[units.index(u)], TYPICAL).mean(axis=0)
+narrow, wide = (ag.variant_ratio(swept[units.index(u)],
+                                 TYPICAL).mean(axis=0)
                 for u in (ag.sweep_point(units, "N", min(S.widths)),
                           ag.sweep_point(units, "N", max(S.widths))))
-ctx.card.at_least(f"exact law: {TYPICAL}, one start, mean over pairs: ratio at N = "
-                  f"{min(S.widths)} minus ratio at N = {max(S.widths)}",
-                  narrow.mean() - wide.mean(), Z * math.hypot(stats.standard_error(narrow),
-                                                              stats.standard_error(wide)),
-                  kind="deviation")
+ctx.card.at_least(
+    f"exact law: {TYPICAL}, one start, mean over pairs: ratio at N = "
+    f"{min(S.widths)} minus ratio at N = {max(S.widths)}",
+    narrow.mean() - wide.mean(),
+    Z * math.hypot(stats.standard_error(narrow),
+                   stats.standard_error(wide)), kind="deviation")
 sweep.style.format("{:.3f}")
 
 # %% [markdown]
@@ -494,10 +526,12 @@ sweep.style.format("{:.3f}")
 
 # %%
 chapters = {(stem, tier): mfat.chapter.settings.get(stem, tier)
-            for stem in ag.CHAPTER_NETWORKS for tier in S.training_tiers}
+            for stem in ag.CHAPTER_NETWORKS
+            for tier in S.training_tiers}
 configs = ag.training_configs(chapters)
-trained = ctx.cached("training-attacks", lambda: ag.training_gap_measurement(
-    configs, S, device=ctx.device))
+trained = ctx.cached(
+    "training-attacks",
+    lambda: ag.training_gap_measurement(configs, S, device=ctx.device))
 training_table = ag.training_gap_table(trained)
 for name in ("train_inputs", "reference_steps", "reference_restarts"):
     mfat.chapter.glue(f"ch8_{name}", getattr(S, name))
@@ -512,10 +546,12 @@ training_table.style.format(precision=3)
 
 # %%
 wv = mfat.chapter.settings.get("weight_variance", "quick")
-X, y = load("mnist", "train", n=wv.n_train, scaling="unit", device=ctx.device)
-after = ctx.cached("after-training", lambda: ag.trained_gap_measurement(
-    wv.train_config("adversarial", S.trained_steps), X, y, S, N=wv.N, L=wv.L,
-    sigma_w2=wv.sigma_w2, generator=ctx.generator(3)))
+X, y = load("mnist", "train", n=wv.n_train, scaling="unit",
+            device=ctx.device)
+after = ctx.cached(
+    "after-training", lambda: ag.trained_gap_measurement(
+        wv.train_config("adversarial", S.trained_steps), X, y, S, N=wv.N, L=
+        wv.L, sigma_w2=wv.sigma_w2, generator=ctx.generator(3)))
 mfat.chapter.glue("ch8_trained_steps", S.trained_steps)
 ag.before_after_table(after).style.format(precision=3)
 
@@ -525,24 +561,28 @@ ag.before_after_table(after).style.format(precision=3)
 
 # %%
 for i, row in training_table.iterrows():
-    ctx.card.at_least(f"{row['used by']}: {row['steps']}-step training attack, "
-                      "1 - found / best", 1.0 - row["found / best"],
-                      Z * row["found / best s.e."], kind="deviation")
+    ctx.card.at_least(
+        f"{row['used by']}: {row['steps']}-step training attack, "
+        "1 - found / best", 1.0 - row["found / best"],
+        Z * row["found / best s.e."], kind="deviation")
 end = after["after"]
-ctx.card.at_least(f"weight_variance (quick) after {S.trained_steps} steps: "
-                  "1 - found / best", 1.0 - end["vs_best"], Z * end["vs_best_se"],
-                  kind="deviation")
+ctx.card.at_least(
+    f"weight_variance (quick) after {S.trained_steps} steps: "
+    "1 - found / best", 1.0 - end["vs_best"], Z * end["vs_best_se"],
+    kind="deviation")
 
 # %% [markdown]
 # **An engine check.** FGSM as configured here is the engine's own fast gradient method: the same values
 # from the same seed, on the MNIST Jacobians, for every pair.
 
 # %%
-J_mnist = ag.mnist_jacobians(S, generator=ctx.generator(2), device=ctx.device)
+J_mnist = ag.mnist_jacobians(S, generator=ctx.generator(2),
+                             device=ctx.device)
 problem = ag.LinearMaps(J_mnist)
-ctx.card.at_most("FGSM as an attack configuration = mfat.model.attacks.fgm "
-                 "(largest |difference|)", ag.fgsm_agreement(problem, 1.0), 0.0,
-                 kind="machinery")
+ctx.card.at_most(
+    "FGSM as an attack configuration = mfat.model.attacks.fgm "
+    "(largest |difference|)", ag.fgsm_agreement(problem, 1.0), 0.0,
+    kind="machinery")
 
 # %% [markdown]
 # ## Summary

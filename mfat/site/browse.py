@@ -38,6 +38,11 @@ FACTS_JS = """() => {
     if (pre.scrollWidth > pre.clientWidth + 1) overflowing.push(pre.innerText.split('\\n')
         .reduce((a, b) => a.length >= b.length ? a : b, ''));
   }
+  // display equations wider than the text column (they would scroll or spill over the margin)
+  const right = article.getBoundingClientRect().right;
+  const wideMath = [...article.querySelectorAll('mjx-container[display="true"]')].filter(shown)
+      .filter(m => m.scrollWidth > m.getBoundingClientRect().width + 1 || m.getBoundingClientRect().right > right + 1)
+      .map(m => m.textContent.slice(0, 80));
   const figures = [...article.querySelectorAll('figure')].map(f => {
     const img = f.querySelector('img');
     const number = f.querySelector('.caption-number');
@@ -56,7 +61,7 @@ FACTS_JS = """() => {
       .forEach(e => e.remove());
   const verdict = article.querySelector('.admonition.verdict');
   return {articleHeight: article.getBoundingClientRect().height, codeHeight, codeCells: inputs.length,
-          codeShare: codeHeight / Math.max(1, article.getBoundingClientRect().height), overflowing, figures, bare,
+          codeShare: codeHeight / Math.max(1, article.getBoundingClientRect().height), overflowing, wideMath, figures, bare,
           outputs, prose: prose.innerText, verdict: verdict ? verdict.innerText : null,
           title: (article.querySelector('h1') || {}).innerText || ''};
 }"""
@@ -129,7 +134,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     pages = args.pages or [p for p in toc_pages() if Path(p).stem[:2].isdigit()]
     print(f"{'page':<36} {'code share':>10} {'code cells':>10} {'figures':>8} {'numbered':>8} {'bare imgs':>9} "
-          f"{'overflow':>8} verdict")
+          f"{'overflow':>8} {'wide eqs':>8} verdict")
     with serve(args.html) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS, headless=True)
         for rel in pages:
@@ -138,7 +143,8 @@ def main(argv=None) -> int:
             f = page_facts(page)
             numbered = sum(bool(fig["number"]) for fig in f["figures"])
             print(f"{rel:<36} {f['codeShare']:>10.1%} {f['codeCells']:>10} {len(f['figures']):>8} {numbered:>8} "
-                  f"{len(f['bare']):>9} {len(f['overflowing']):>8} {'yes' if f['verdict'] else 'no'}")
+                  f"{len(f['bare']):>9} {len(f['overflowing']):>8} {len(f['wideMath']):>8} "
+                  f"{'yes' if f['verdict'] else 'no'}")
             page.close()
         browser.close()
     return 0

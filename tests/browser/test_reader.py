@@ -46,6 +46,11 @@ def test_no_visible_code_line_overflows_its_box(read, rel):
 
 
 @pytest.mark.parametrize("rel", CHAPTERS)
+def test_display_equations_fit_the_column(read, rel):
+    assert read[rel]["wideMath"] == [], f"{rel}: display equations wider than the column: {read[rel]['wideMath'][:3]}"
+
+
+@pytest.mark.parametrize("rel", CHAPTERS)
 def test_every_figure_is_numbered_captioned_and_described(read, rel):
     facts = read[rel]
     assert facts["bare"] == [], f"{rel}: images outside a numbered figure: {facts['bare'][:3]}"

@@ -76,3 +76,39 @@ def test_wrapping_keeps_the_line_breaks_a_title_has():
     plotting.fit_titles(fig)
     assert fig._suptitle.get_text().endswith("\nsecond line") and fig._suptitle.get_text().count("\n") >= 2
     plt.close(fig)
+
+
+def test_axis_titles_are_typeset_as_plotly_html():
+    assert interactive.typeset("L_adv") == "L<sub>adv</sub>"
+    assert interactive.typeset("Var J_11") == "Var J<sub>11</sub>"
+    assert interactive.typeset("q^(l)") == "q<sup>(l)</sup>"
+    assert interactive.typeset("||w(t)||²_FR") == "‖w(t)‖²<sub>FR</sub>"
+    assert interactive.typeset("depth L") == "depth L"
+
+
+def _frames(n=3):
+    import numpy as np
+
+    x = np.array([1.0, 10.0, 100.0])
+    return {f"N={k}": [interactive.Series("theory", x, x * k, "theory"), interactive.Series("measured", x, x * k)]
+            for k in range(1, n + 1)}
+
+
+def test_log_axes_label_powers_of_ten_only_when_they_span_a_decade():
+    fig = interactive.slider_figure(_frames(), xlabel="d", ylabel="L_adv", log_x=True, log_y=True)
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.dtick == 1
+    assert fig.layout.yaxis.title.text == "L<sub>adv</sub>"
+    import numpy as np
+
+    narrow = {"a": [interactive.Series("m", np.array([2.0, 3.0]), np.array([2.0, 3.0]))]}
+    assert interactive.slider_figure(narrow, xlabel="x", ylabel="y", log_x=True).layout.xaxis.dtick is None
+
+
+def test_a_slider_without_a_twin_gets_one_panel_per_position_for_print():
+    fig = interactive.slider_figure(_frames(4), xlabel="d", ylabel="L_adv", log_x=True)
+    twin = interactive.static_twin(fig)
+    shown = [ax for ax in twin.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in shown] == ["N=1", "N=2", "N=3", "N=4"]
+    assert all(ax.get_xscale() == "log" for ax in shown)
+    assert len(shown[0].get_lines()) == 2
+    plt.close(twin)
