@@ -676,7 +676,8 @@ for name, value in fashion_glue.items():
 #   {glue:text}`ch4_pull_ratio:.2f` times larger on Fashion-MNIST (geometric mean over the pairs; asserted
 #   above 1 by more than 4 standard errors of the log).
 # * **Claims (consequences):** with a stronger pull, Fashion-MNIST collapses in no more cells than MNIST, and
-#   the theorem's guarantee side still holds there: every Fashion cell with $N\ge N^*(L)$ trains.
+#   the theorem's guarantee side should hold there: every Fashion cell with $N\ge N^*(L)$ trains. In this
+#   build it {glue:text}`ch4_guarantee_outcome`.
 #
 # So on Fashion-MNIST the boundary is off by the third effect named above, the training objective: $N^*(L)$
 # is where the adversarial term alone would take the network out of the trainable set, and how far the
@@ -694,6 +695,7 @@ balance_glue = dict.fromkeys(
     ("jnorm_diff", "jnorm_se", "ladv_diff", "ladv_se", "pull_ratio",
      "norm_mnist", "norm_fashion"), math.nan)
 ratio_table = pd.DataFrame()
+outcome = "is not measured (this build has no Fashion-MNIST grid)"
 if has_fashion and S.dataset == "mnist":
     bal = ctx.cached(
         "init-balance", lambda: tr.balance_measurement(
@@ -714,10 +716,20 @@ if has_fashion and S.dataset == "mnist":
         "with the stronger pull, Fashion-MNIST collapses in no more cells than MNIST",
         fash["collapsed"], van["collapsed"])
     sure = tr.guarantee_counts(fash["observed"], agr[best]["predicted"])
-    ctx.card.holds(
-        f"guarantee side on Fashion-MNIST: every cell with N >= N*(L) ({best} law) trains",
-        sure["all"],
-        measured=f"{sure['trained']} of {sure['cells']} such cells train")
+    guarantee = f"every cell with N >= N*(L) ({best} law) trains"
+    counted = f"{sure['trained']} of {sure['cells']} such cells train"
+    if sure["all"]:
+        ctx.card.holds(f"guarantee side on Fashion-MNIST: {guarantee}",
+                       True, measured=counted)
+        outcome = f"holds: {counted}"
+    else:  # the collapse runs ahead of the theorem's boundary
+        ctx.card.holds(
+            f"guarantee side on Fashion-MNIST fails: not {guarantee}", True,
+            predicted="all train", measured=counted, kind="deviation",
+            note="collapse ahead of the theorem's boundary")
+        outcome = (
+            f"fails: only {counted}; the others collapse before the "
+            "theorem's boundary says they should, a measured deviation")
     ctx.card.holds(
         "Fig. 5 on Fashion-MNIST, vanilla adversarial: the collapse is visible "
         "(some cells at chance, some trained)", fash["collapsed"] > 0
@@ -734,6 +746,7 @@ if has_fashion and S.dataset == "mnist":
                                 S.depths, S.widths)
 for name, value in balance_glue.items():
     mfat.chapter.glue(f"ch4_{name}", value)
+mfat.chapter.glue("ch4_guarantee_outcome", outcome)
 ratio_table
 
 # %% [markdown]
