@@ -163,7 +163,13 @@ def decode(structure, arrays) -> object:
     import pandas as pd
 
     def column(c):
-        return np.asarray(value(c), dtype=object) if "list" in c else arrays[c["array"]]
+        if "array" in c:
+            return arrays[c["array"]]
+        items = value(c)  # one object per row (lists of equal length must not become a 2-D array)
+        out = np.empty(len(items), dtype=object)
+        for i, item in enumerate(items):
+            out[i] = item
+        return out
 
     def index(ix):
         if "range" in ix:

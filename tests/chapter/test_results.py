@@ -33,6 +33,8 @@ def _rich():
         "multi": table.set_index(["step", "name"]),
         "series": pd.Series([1.0, 2.0], index=["a", "b"], name="s"),
         "mixed": pd.DataFrame({"v": [1, "two"]}),
+        # a column of equal-length lists (one list per row), as chapter 5's per-layer variances
+        "lists": pd.DataFrame({"N": [64, 128], "layers": [[0.1, 0.2], [0.3, 0.4]]}),
     }
 
 
