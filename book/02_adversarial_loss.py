@@ -351,7 +351,13 @@ fig3_law = ctx.cached(
     lambda: al.fig3_law_measurement(S, generator=ctx.generator(8)))
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.fig3(fig3, S, GAIN), "ch2_fig3")
+show(
+    figures.fig3_slider(fig3, S, GAIN), "ch2_fig3",
+    static=figures.fig3(fig3, S, GAIN),
+    alt="Nine log-log panels, one per pair (p, q), of the adversarial loss "
+    "against the input dimension d. Markers with error bars follow the solid "
+    "prediction line and stay under the dashed closed-form bound; the loss "
+    "grows with d for p = infinity, is flat for p = 2 and falls for p = 1.")
 
 # %% [markdown]
 # ```{glue:figure} ch2_fig3
@@ -367,7 +373,8 @@ plotting.glue_figure(figures.fig3(fig3, S, GAIN), "ch2_fig3")
 # one panel per pair $(p,q)$. Markers: measured $L_{adv}$ (mean and standard deviation over
 # {glue:text}`ch2_n_examples` inputs per $d$); solid: $\epsilon\beta_{p,q}\omega^{L/2}$ with the Monte Carlo
 # $\beta$; dashed: the closed-form upper bound; dotted in the $(2,\infty)$ panel: the route through the spectral
-# norm.
+# norm. On screen the figure is interactive: one pair at a time (move the slider), over four times the range of
+# $d$, the measured mean $L_{adv}$ (markers) against both predictions (dashed); in print all nine panels.
 # ```
 
 # %% [markdown]
@@ -422,25 +429,6 @@ fig3_check = al.bound_and_slope(al.loss_summary(fig3), fig3["beta"], PAIRS,
                                 reference=al.law_summary(fig3_law))
 bound_and_slope_claims("Fig. 3", fig3_check["claims"])
 fig3_check["slopes"].style.format("{:.3f}", subset=al.SLOPE_COLUMNS)
-
-# %% [markdown]
-# The same prediction, one threat model at a time, over a wider range of $d$ (move the slider). The dashed lines are
-# $\epsilon\bar\beta_{p,q}(d,K)\,\omega^{L/2}$ with the closed-form $\bar\beta$ and
-# $\epsilon\beta_{p,q}\,\omega^{L/2}$ with the Monte Carlo $\beta$; the markers are the measured mean $L_{adv}$.
-
-# %% tags=["hide-input"]
-show(figures.fig3_slider(fig3, S, GAIN), "ch2_fig3_slider")
-
-# %% [markdown]
-# ```{glue:figure} ch2_fig3_slider
-# ---
-# name: fig-ch2-fig3-slider
-# ---
-# **The bound against the input dimension, one threat model at a time** (move the slider over the pairs
-# $(p,q)$): $\epsilon\bar\beta_{p,q}(d,K)\,\omega^{L/2}$ with the closed-form $\bar\beta$ and
-# $\epsilon\beta_{p,q}\,\omega^{L/2}$ with the Monte Carlo $\beta$ (dashed), over four times the range of $d$ of
-# {numref}`fig-ch2-fig3`, and the measured mean $L_{adv}$ (markers).
-# ```
 
 # %% [markdown]
 # The measured slopes follow the pattern of the asymptotic exponents: growth for $p=\infty$, decay for $p=1$,

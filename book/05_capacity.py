@@ -460,13 +460,20 @@ for _, row in window.iterrows():
         note="within 15%; sigma_w^2(t) measured, "
         "Assumption 5.2 for the rest")
 
-# %%
-plotting.glue_figure(
-    figures.fr_curves(
+# %% tags=["hide-input"]
+show(
+    figures.fr_curve_slider(curves, S, beta=beta, K=K, grid=settings_grid),
+    "ch5_curves", static=figures.fr_curves(
         curves, S, beta=beta, K=K,
         title=f"{S.dataset}: Fisher-Rao norm under adv_only "
         "training (vanilla ReLU, $p=q=\\infty$, "
-        f"$\\epsilon$={S.eps})"), "ch5_curves")
+        f"$\\epsilon$={S.eps})"),
+    alt="Four panels of the Fisher-Rao norm relative to its start against "
+    "training time, widths on the left and depths on the right. Top, log "
+    "scale: the exact norm of each network falls by orders of magnitude, far "
+    "below the nearly flat dashed lines; a grey standard-training curve moves "
+    "much less. Bottom, linear scale: the mean-field norm falls slowly along "
+    "dashed lines.")
 
 # %% [markdown]
 # ```{glue:figure} ch5_curves
@@ -483,7 +490,9 @@ plotting.glue_figure(
 # $\lVert w(t)\rVert_{FR}^2/\lVert w(0)\rVert_{FR}^2$ (log scale) with Theorem 5.8's line with
 # $\beta_{\infty,\infty}$ (dashed); grey: standard training. Bottom: the mean-field norm (the formula at the
 # measured weight variances) with the theorem's line at the measured $\mathbb E L_{adv}$ (dashed) and with
-# $\beta_{\infty,\infty}$ (dotted).
+# $\beta_{\infty,\infty}$ (dotted). On screen the figure is interactive: one setting $(N, L)$ at a time (move the
+# slider), the exact and the mean-field norm relative to $t=0$ (markers) against the theorem's line with
+# $\beta_{\infty,\infty}$ and with the measured $\mathbb E L_{adv}$ (dashed); in print all settings at once.
 # ```
 
 # %% [markdown]
@@ -494,27 +503,6 @@ plotting.glue_figure(
 # 15 %); its slope scales as $1/N$, as the theorem says. With $\beta_{\infty,\infty}$ in place of
 # the measured loss (dotted) the line is steeper by the factor $\epsilon\beta/\mathbb E L_{adv}$, which
 # grows with depth here because PGD finds a smaller $L_{adv}$ in deeper networks.
-
-# %% [markdown]
-# The same curves, one setting $(N, L)$ at a time (move the slider over the widths and depths). The dashed
-# lines are the theorem's line
-# $\mathbb E\lVert w(t)\rVert_{FR}^2/\mathbb E\lVert w(0)\rVert_{FR}^2 = 1 - c\epsilon\alpha\beta Lt/N$
-# (`mfat.theory.fisher_rao_linear`, clipped at 0) and the same line with the measured $\mathbb E L_{adv}$ in
-# place of $\epsilon\beta$; the markers are the measured mean-field and exact norms, divided by their values at $t=0$.
-
-# %%
-show(figures.fr_curve_slider(curves, S, beta=beta, K=K, grid=settings_grid),
-     "ch5_fr_time")
-
-# %% [markdown]
-# ```{glue:figure} ch5_fr_time
-# ---
-# name: fig-ch5-fr-time
-# ---
-# **The norm along training, one setting at a time** (move the slider over the widths and depths): the
-# exact and the mean-field norm relative to $t=0$ (markers), Theorem 5.8's line with $\beta_{\infty,\infty}$
-# and with the measured $\mathbb E L_{adv}$ (dashed).
-# ```
 
 # %%
 window

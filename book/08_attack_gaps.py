@@ -324,7 +324,13 @@ curves = {
 }
 
 # %% tags=["hide-input"]
-plotting.glue_figure(figures.steps_and_restarts(curves), "ch8_steps")
+show(
+    figures.steps_slider(curves), "ch8_steps",
+    static=figures.steps_and_restarts(curves),
+    alt="Two panels of the gap ratio against the number of PGD steps on a "
+    "log axis, one line per norm pair, solid for one restart and dashed for "
+    "the best of all restarts: left in the small-budget limit, right on the "
+    "network at the largest budget.")
 
 # %% [markdown]
 # ```{glue:figure} ch8_steps
@@ -337,23 +343,8 @@ plotting.glue_figure(figures.steps_and_restarts(curves), "ch8_steps")
 # ---
 # **Steps and restarts.** The mean gap ratio against the number of PGD steps (madry rule), one restart
 # (solid) and the best of all restarts (dashed), per norm pair: in the small-budget limit (left) and on the
-# network at the largest budget (right).
-# ```
-
-# %% [markdown]
-# The same curves, one pair at a time, with every number of restarts (move the slider; the static figure above
-# is the fallback for readers without JavaScript):
-
-# %% tags=["hide-input"]
-show(figures.steps_slider(curves), "ch8_steps_slider")
-
-# %% [markdown]
-# ```{glue:figure} ch8_steps_slider
-# ---
-# name: fig-ch8-steps-slider
-# ---
-# **Steps and restarts, one pair at a time** (move the slider over the norm pairs): the gap ratio against
-# the number of PGD steps for every number of restarts, in the small-budget limit and on the network.
+# network at the largest budget (right). On screen the figure is interactive: one pair and setting at a time
+# (move the slider), with every number of restarts and the linearised value (dashed); in print both panels.
 # ```
 
 # %% [markdown]
