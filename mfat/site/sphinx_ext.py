@@ -8,6 +8,9 @@
 - Starts the theme in light mode when the reader has no stored preference (pydata-sphinx-theme
   otherwise logs "Got invalid theme mode" on a first visit); figures are drawn for a light background. The same
   script marks the page ``mfat-js``: interactive figures then replace their static twins (``book.css``).
+- Makes the tables of a page sortable: a click on a column header sorts the rows by that column, numbers as
+  numbers (``1e-4`` < ``0.3`` < ``12``, signs, ``%`` and thousands separators understood), text as text; a
+  second click reverses the order. Without JavaScript the tables stay as written.
 - Numbers figures (and tables) by chapter: the k-th figure of ``book/NN_<stem>`` is "Fig. N.k", as the chapters
   are numbered in their titles, instead of one count running through the whole book.
 """
@@ -22,6 +25,30 @@ __all__ = ["setup", "dedupe_inline_scripts", "add_source_download", "number_by_c
 _LIGHT_MODE = ('if (!document.documentElement.dataset.mode) {'
                ' document.documentElement.dataset.mode = localStorage.getItem("mode") || "light"; }'
                ' document.documentElement.classList.add("mfat-js");')
+# sortable tables: header cells of a table with a <thead> and at least two body rows sort the body on click
+_SORT_TABLES = r"""document.addEventListener("DOMContentLoaded", () => {
+  const key = t => { const s = t.trim().replace(/[,\u2009%]/g, "").replace(/\u2212/g, "-").split(/\s|\u00b1/)[0];
+    const x = Number(s); return s !== "" && Number.isFinite(x) ? x : null; };
+  document.querySelectorAll("article table").forEach(table => {
+    const body = table.tBodies[0];
+    if (!table.tHead || !body || body.rows.length < 2) return;
+    const heads = [...[...table.tHead.rows].reduce((a, b) => b.cells.length > a.cells.length ? b : a).cells];
+    heads.forEach((th, col) => {
+      th.classList.add("mfat-sortable"); th.setAttribute("aria-sort", "none"); th.title = "sort by this column";
+      th.addEventListener("click", () => {
+        const up = th.getAttribute("aria-sort") !== "ascending";
+        heads.forEach(h => h.setAttribute("aria-sort", "none"));
+        th.setAttribute("aria-sort", up ? "ascending" : "descending");
+        const rows = [...body.rows], text = r => (r.cells[col] || {innerText: ""}).innerText;
+        const numeric = rows.every(r => key(text(r)) !== null || text(r).trim() === "");
+        rows.sort((a, b) => { const x = text(a), y = text(b);
+          const d = numeric ? (key(x) ?? -Infinity) - (key(y) ?? -Infinity) : x.localeCompare(y, undefined, {numeric: true});
+          return up ? d : -d; });
+        rows.forEach(r => body.appendChild(r));
+      });
+    });
+  });
+});"""
 _INLINE = re.compile(r"^\s*<script>.*</script>\s*$")
 _CHAPTER = re.compile(r"^book/(\d\d)_")
 
@@ -91,6 +118,7 @@ def _postprocess(app, exception):
 
 def setup(app):
     app.add_js_file(None, body=_LIGHT_MODE, priority=1)
+    app.add_js_file(None, body=_SORT_TABLES)
     app.connect("html-page-context", add_source_download, priority=502)  # after the theme's buttons
     app.connect("build-finished", _postprocess)
     app.connect("env-get-updated", number_by_chapter, priority=900)  # after Sphinx's own numbering (500)
