@@ -690,6 +690,7 @@ display_table
 # ("found / best"), and against the linearised value $\epsilon\lVert J(x)\rVert_{\infty,\infty}$.
 
 # %%
+from mfat.chapter import attack_claims
 from mfat.experiments import attack_gaps as ag
 
 gap_settings = mfat.chapter.settings.get("attack_gaps", ctx.profile)
@@ -727,19 +728,12 @@ over = float(rate_beta / mnist_slopes["adv_only"][0])
 for key, value in {**gap, "train": S.steps,
                    "over_ref": over * share}.items():
     mfat.chapter.glue(f"ch3_gap_{key}", value)
-ctx.card.at_most(
-    "training attack: found / best L_adv at initialisation "
-    "(a weaker attack than the reference)", share, 1 - 2 * share_se,
-    kind="deviation",
-    note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.")
-claim = "Theorem 5.4 with beta / slope with the best attack's L_adv"
 tol = 2 * over * share_se  # two standard errors of the measured share
-note = f"attack's part 1/{share:.2f} of the measured factor {over:.2f}"
-if abs(over * share - 1) <= tol:
-    ctx.card.close(claim + " = 1", 1.0, over * share, atol=tol, note=note)
-else:
-    ctx.card.at_least(claim + " (the network's part)", over * share,
-                      1 + tol, kind="deviation", note=note)
+attack_claims.shortfall(ctx.card, gap)
+attack_claims.network_part(
+    ctx.card, "Theorem 5.4 with beta / slope with the best attack's L_adv",
+    over * share, tol, side="above",
+    note=f"attack's part 1/{share:.2f} of the measured factor {over:.2f}")
 
 # %% [markdown]
 # ## Try it yourself

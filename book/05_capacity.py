@@ -658,6 +658,7 @@ f_table
 # ({glue:text}`ch5_gap_reference`) reach, and against $\epsilon\lVert J(x)\rVert_{\infty,\infty}$.
 
 # %%
+from mfat.chapter import attack_claims
 from mfat.experiments import attack_gaps as ag
 
 gap_settings = mfat.chapter.settings.get("attack_gaps", ctx.profile)
@@ -694,20 +695,12 @@ for key, value in {
         "ladv_ratio_ref": ladv_ratio / share
 }.items():
     mfat.chapter.glue(f"ch5_gap_{key}", value)
-ctx.card.at_most(
-    "training attack: found / best L_adv at initialisation "
-    "(a weaker attack than the reference)", share, 1 - 2 * share_se,
-    kind="deviation",
-    note=f"{gap['steps']} steps against {gap['reference']}; 2 s.e.")
-claim = "E[L_adv] / (eps beta) with the best attack's L_adv"
 tol = 2 * ladv_ratio / share * share_se / share  # two s.e. of the share
-note = f"attack's part 1/{share:.2f}; training attack {ladv_ratio:.2f}"
-if abs(ladv_ratio / share - 1) <= tol:
-    ctx.card.close(claim + " = 1", 1.0, ladv_ratio / share, atol=tol,
-                   note=note)
-else:
-    ctx.card.at_most(claim + " (the network's part)", ladv_ratio / share,
-                     1 - tol, kind="deviation", note=note)
+attack_claims.shortfall(ctx.card, gap)
+attack_claims.network_part(
+    ctx.card, "E[L_adv] / (eps beta) with the best attack's L_adv",
+    ladv_ratio / share, tol, side="below",
+    note=f"attack's part 1/{share:.2f}; training attack {ladv_ratio:.2f}")
 
 # %% [markdown]
 # ## Try it yourself
