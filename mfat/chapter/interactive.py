@@ -54,7 +54,9 @@ def _trace(series: Series, color: str):
     return go.Scatter(x=series.x, y=series.y, name=series.name, mode="markers", marker=dict(color=color, size=8))
 
 
-_SUB = re.compile(r"_(\{[^}]*\}|\([^)]*\)|[A-Za-z0-9,∞]+)")
+# a subscript follows a one-letter symbol (L_adv, J_11, σ_l) or a closing ², ) or ‖ (σ²_w, ‖w‖²_FR), never a
+# word (adv_only stays as written)
+_SUB = re.compile(r"(?:(?<=(?<![A-Za-zα-ωΑ-Ω])[A-Za-zα-ωΑ-Ω])|(?<=[²³)‖]))_(\{[^}]*\}|\([^)]*\)|[A-Za-z0-9,∞]+)")
 _SUP = re.compile(r"\^(\{[^}]*\}|\([^)]*\)|[A-Za-z0-9∞-]+)")
 
 
@@ -121,10 +123,11 @@ def slider_figure(frames: dict[str, list[Series]], *, xlabel: str, ylabel: str, 
     return fig
 
 
-def _plain(label: str) -> str:
-    """Plotly's HTML subset as matplotlib mathtext-free text: <sub>x</sub> -> _x, <sup>x</sup> -> ^x."""
-    text = re.sub(r"<sub>(.*?)</sub>", r"_\1", label or "")
-    return re.sub(r"<sup>(.*?)</sup>", r"^\1", text)
+def _plain(label: str, *, math: bool = True) -> str:
+    """Plotly's HTML subset as matplotlib text: <sub>x</sub> -> mathtext $_{x}$, <sup>x</sup> -> $^{x}$; with
+    ``math=False`` as plain words for alt text (_x and ^x)."""
+    sub, sup = (r"$_{\1}$", r"$^{\1}$") if math else (r"_\1", r"^\1")
+    return re.sub(r"<sup>(.*?)</sup>", sup, re.sub(r"<sub>(.*?)</sub>", sub, label or ""))
 
 
 def static_twin(fig, *, per_row: int = 3):
@@ -212,7 +215,8 @@ def show(fig, key: str, *, static=None, alt: str = ""):
     if static is None and fig.layout.sliders:
         static = static_twin(fig)
         alt = alt.strip() or (f"One panel per slider position ({len(fig.layout.sliders[0].steps)}) of "
-                              f"{_plain(fig.layout.yaxis.title.text)} against {_plain(fig.layout.xaxis.title.text)}: "
+                              f"{_plain(fig.layout.yaxis.title.text, math=False)} against "
+                              f"{_plain(fig.layout.xaxis.title.text, math=False)}: "
                               "dashed lines are predictions, markers are measurements.")
     twin = _static_html(static, alt) if static is not None else ""
     glue(key, HTML(f'<div class="mfat-interactive"><script src="{html.escape(PLOTLY_SRC)}"></script>{body}</div>'

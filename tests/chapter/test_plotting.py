@@ -84,6 +84,8 @@ def test_axis_titles_are_typeset_as_plotly_html():
     assert interactive.typeset("q^(l)") == "q<sup>(l)</sup>"
     assert interactive.typeset("||w(t)||²_FR") == "‖w(t)‖²<sub>FR</sub>"
     assert interactive.typeset("depth L") == "depth L"
+    assert interactive.typeset("σ²_w(t)") == "σ²<sub>w</sub>(t)"
+    assert interactive.typeset("Fisher-Rao norm under adv_only training") == "Fisher-Rao norm under adv_only training"
 
 
 def _frames(n=3):
@@ -111,4 +113,13 @@ def test_a_slider_without_a_twin_gets_one_panel_per_position_for_print():
     assert [ax.get_title() for ax in shown] == ["N=1", "N=2", "N=3", "N=4"]
     assert all(ax.get_xscale() == "log" for ax in shown)
     assert len(shown[0].get_lines()) == 2
+    plt.close(twin)
+
+
+def test_the_print_twin_sets_sub_and_superscripts_as_mathtext():
+    fig = interactive.slider_figure(_frames(2), xlabel="q^(l)", ylabel="Var J_11")
+    twin = interactive.static_twin(fig)
+    labels = [ax.get_ylabel() for ax in twin.axes if ax.get_ylabel()] + [ax.get_xlabel() for ax in twin.axes]
+    assert "Var J$_{11}$" in labels and "q$^{(l)}$" in labels
+    twin.canvas.draw()  # the mathtext parses
     plt.close(twin)
